@@ -1,0 +1,31 @@
+// Package apiauth is a client SDK for multi-tenant SaaS APIs that authenticate
+// with bearer JWTs, API keys or header pairs.
+//
+// It takes the whole credential lifecycle off the caller's hands: it attaches
+// the right headers, fetches and caches tokens, refreshes them before they
+// expire, stays inside rate limits, retries what is safe to retry, and returns
+// typed errors that can be matched with [errors.Is] and [errors.As].
+//
+// # Credentials
+//
+// [ParseAPIKey] reads AudiModal-style keys (sk_live_, sk_test_, tk_) and opaque
+// bearer keys; [HeaderPair] carries Artanis' x-api-key + x-org-slug pair;
+// [StaticToken] carries a bearer token handed out by an administrator. Every
+// credential type prints redacted under fmt, encoding/json and log/slog.
+//
+// # Tokens
+//
+// A [TokenSource] fetches tokens: [TokenEndpoint] (Artos' POST
+// /get-access-token, expiry read from the JWT exp claim), [LoginSource]
+// (AudiModal's login + single-use refresh tokens) and [FromOAuth2] for any
+// golang.org/x/oauth2 source. A [TokenCache] sits in front of a source: a fresh
+// token is served with one atomic load and no allocation, a token inside the
+// refresh-ahead window is still served while one background refresh runs, and
+// only when no valid token exists do callers wait, all of them for one shared
+// refresh.
+//
+// # Concurrency
+//
+// Every exported type is safe for concurrent use unless its documentation says
+// otherwise.
+package apiauth

@@ -1,0 +1,3 @@
+module github.com/apiauth/apiauth
+
+go 1.25
