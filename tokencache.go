@@ -1,0 +1,578 @@
+package apiauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/transport"
+)
+
+// Defaults of [CacheOptions]. A test checks that the README's table of
+// defaults matches them.
+const (
+	// DefaultRefreshAhead is the longest refresh-ahead window: a token is
+	// refreshed in the background from the smaller of this and a quarter of
+	// its lifetime before it expires.
+	DefaultRefreshAhead = 5 * time.Minute
+	// DefaultExpiryMargin is the longest expiry margin: inside it (scaled
+	// down to a tenth of the lifetime for short-lived tokens) a token is no
+	// longer handed out and callers wait for a fresh one.
+	DefaultExpiryMargin = 10 * time.Second
+	// DefaultLifetime applies to tokens whose expiry is unknown.
+	DefaultLifetime = 10 * time.Minute
+	// DefaultRefreshTimeout bounds one refresh.
+	DefaultRefreshTimeout = 30 * time.Second
+	// DefaultMinBackoff and DefaultMaxBackoff bound the jittered, doubling
+	// wait between failed refreshes.
+	DefaultMinBackoff = time.Second
+	DefaultMaxBackoff = 30 * time.Second
+)
+
+// CacheOptions configures a [TokenCache]. The zero value is ready to use:
+// every zero field means the default documented on it.
+type CacheOptions struct {
+	// RefreshAhead is the longest time before expiry at which a background
+	// refresh starts; the window is the smaller of RefreshAhead and a quarter
+	// of the token's lifetime. Zero means DefaultRefreshAhead (5 min).
+	RefreshAhead time.Duration
+	// ExpiryMargin is the longest time before expiry from which a token is
+	// no longer served; the margin is the smaller of ExpiryMargin and a tenth
+	// of the token's lifetime. Zero means DefaultExpiryMargin (10 s).
+	ExpiryMargin time.Duration
+	// DefaultLifetime is the lifetime assumed for a token whose expiry is
+	// unknown (no Expiry, no JWT exp claim). Zero means DefaultLifetime
+	// (10 min).
+	DefaultLifetime time.Duration
+	// RefreshTimeout bounds each refresh, independently of any caller's
+	// context. Zero means DefaultRefreshTimeout (30 s).
+	RefreshTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failed refresh: it
+	// starts at MinBackoff, doubles with each failure up to MaxBackoff, and is
+	// jittered between half and all of that. Zero means DefaultMinBackoff
+	// (1 s) and DefaultMaxBackoff (30 s).
+	MinBackoff, MaxBackoff time.Duration
+	// MaxTokenSize caps the size of a JWT whose claims are read. Zero means
+	// 16 KiB.
+	MaxTokenSize int
+	// Store shares the cache's token beyond this cache (see [TokenStore]).
+	// Nil means none: the token lives in this cache only.
+	Store TokenStore
+	// StoreKey names this cache's entry in Store. It must identify the
+	// credential without containing any secret. Empty means "default".
+	StoreKey string
+	// OnToken, if set, is called with every new token the cache adopts, for
+	// example to persist a rotated refresh token. It runs on the refreshing
+	// goroutine after waiting callers have been released; it must not block
+	// for long and must not call the cache's Close.
+	OnToken func(*Token)
+	// OnRefreshError, if set, is called with every failed refresh and the
+	// time of the next attempt.
+	OnRefreshError func(err error, next time.Time)
+	// Logger receives refresh events at debug level and failures at warn
+	// level, with tokens redacted. Nil means no logging.
+	Logger *slog.Logger
+}
+
+// TokenStore shares cached tokens between caches, for example between the
+// processes of a fleet. A [TokenCache] consults it before each refresh (a
+// token another cache stored may make the refresh unnecessary) and saves
+// every token it fetches. The cache's hot path never touches the store.
+// Implementations must be safe for concurrent use and must never log tokens.
+type TokenStore interface {
+	// LoadToken returns the token stored under key, or nil and no error if
+	// there is none.
+	LoadToken(ctx context.Context, key string) (*Token, error)
+	// StoreToken saves tok under key, replacing any previous token.
+	StoreToken(ctx context.Context, key string, tok *Token) error
+}
+
+// MemoryStore is an in-process [TokenStore]: caches sharing one MemoryStore
+// and key share their tokens. The zero value is ready to use and safe for
+// concurrent use.
+type MemoryStore struct {
+	m sync.Map // key -> *Token
+}
+
+// LoadToken returns the token stored under key, or nil.
+func (s *MemoryStore) LoadToken(_ context.Context, key string) (*Token, error) {
+	v, ok := s.m.Load(key)
+	if !ok {
+		return nil, nil
+	}
+	return v.(*Token), nil
+}
+
+// StoreToken saves tok under key.
+func (s *MemoryStore) StoreToken(_ context.Context, key string, tok *Token) error {
+	s.m.Store(key, tok)
+	return nil
+}
+
+// ErrTokenUnchanged is the cause reported when a refresh returned the token
+// the cache already had, with the same expiry, as oauth2's ReuseTokenSource
+// does until shortly before expiry. The cache tries again after a backoff.
+var ErrTokenUnchanged = errors.New("apiauth: token source returned the same token")
+
+// RefreshError reports that no valid token could be obtained: the last
+// refresh failed and the cached token, if any, is no longer valid. It matches
+// [ErrTokenRefresh] under errors.Is and unwraps to the cause.
+type RefreshError struct {
+	// Err is the cause of the last failed refresh.
+	Err error
+	// Failures counts the consecutive failed refreshes.
+	Failures int
+	// Next is when the cache will try again.
+	Next time.Time
+}
+
+// Error describes the failure; it carries the cause's message, which
+// apiauth's own errors keep free of secrets.
+func (e *RefreshError) Error() string {
+	return fmt.Sprintf("apiauth: token refresh failed (%d in a row, next attempt at %s): %v",
+		e.Failures, e.Next.UTC().Format(time.RFC3339), e.Err)
+}
+
+// Is reports whether target is [ErrTokenRefresh].
+func (e *RefreshError) Is(target error) bool { return target == errkind.TokenRefresh }
+
+// Unwrap returns the cause.
+func (e *RefreshError) Unwrap() error { return e.Err }
+
+// entry is one adopted token with its schedule. Entries are immutable once
+// published through TokenCache.cur.
+type entry struct {
+	tok       *Token
+	authz     []string  // precomputed Authorization header value, len == cap == 1
+	expiry    time.Time // local time
+	staleAt   time.Time // background refresh from here
+	invalidAt time.Time // no longer served from here
+	invalid   bool      // dropped after a 401
+	// fresh is true until a timer fires at staleAt. While it holds, Token
+	// needs no clock read: on virtual machines a read of the wall and
+	// monotonic clocks (time.Now) costs more than the rest of the hot path.
+	fresh atomic.Bool
+}
+
+// flight is one refresh in progress; done closes when tok/err are set.
+type flight struct {
+	done chan struct{}
+	tok  *Token
+	err  error
+}
+
+// TokenCache serves tokens from a [TokenSource], refreshing them before
+// they expire. It is safe for concurrent use.
+//
+// A token is in one of three states, from its remaining lifetime:
+//   - fresh: served with one atomic load, no lock and no allocation;
+//   - stale (inside the refresh-ahead window): still served, while one
+//     background refresh runs;
+//   - invalid (inside the expiry margin, or dropped by [TokenCache.Invalidate]):
+//     callers wait for one shared refresh, each on its own context.
+//
+// If that refresh fails, callers inside the margin get the old token until
+// it actually expires, rather than an error.
+//
+// Never more than one refresh is in flight. A failed refresh is retried
+// after a capped, jittered backoff while the still-valid token keeps being
+// served; a caller sees an error only when no valid token exists.
+//
+// TokenCache implements [transport.Credential] and [transport.Invalidator],
+// so it plugs into [transport.Auth] directly. Call Close when done with it.
+type TokenCache struct {
+	src  TokenSource
+	opts CacheOptions
+
+	cur atomic.Pointer[entry]
+	// busy is set while a refresh is in flight; it lets the stale-window
+	// path skip the mutex when a refresh is already running.
+	busy atomic.Bool
+
+	mu       sync.Mutex
+	fl       *flight
+	failures int
+	next     time.Time // no refresh before this after a failure
+	lastErr  error
+	closed   bool
+	// staleTimer clears the current entry's fresh flag at its staleAt.
+	staleTimer *time.Timer
+
+	ctx    context.Context // cancelled by Close; parent of every refresh
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewTokenCache returns a cache in front of src. opts may be nil; its fields
+// are copied. The cache fetches nothing until the first call to Token.
+func NewTokenCache(src TokenSource, opts *CacheOptions) *TokenCache {
+	c := &TokenCache{src: src}
+	if opts != nil {
+		c.opts = *opts
+	}
+	o := &c.opts
+	if o.RefreshAhead <= 0 {
+		o.RefreshAhead = DefaultRefreshAhead
+	}
+	if o.ExpiryMargin <= 0 {
+		o.ExpiryMargin = DefaultExpiryMargin
+	}
+	if o.DefaultLifetime <= 0 {
+		o.DefaultLifetime = DefaultLifetime
+	}
+	if o.RefreshTimeout <= 0 {
+		o.RefreshTimeout = DefaultRefreshTimeout
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = DefaultMinBackoff
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.StoreKey == "" {
+		o.StoreKey = "default"
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c
+}
+
+// Token returns a valid token: the cached one when it is fresh or stale, or
+// else the result of a refresh it waits for. A caller whose ctx ends while
+// waiting returns at once with an error wrapping ctx.Err(); the refresh goes
+// on for the others. When no valid token can be had, the error is a
+// [*RefreshError]; after Close, it matches [ErrClosed].
+func (c *TokenCache) Token(ctx context.Context) (*Token, error) {
+	e, err := c.entry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.tok, nil
+}
+
+// entry is Token's body; it returns the entry so Apply can use its
+// precomputed header.
+func (c *TokenCache) entry(ctx context.Context) (*entry, error) {
+	if e := c.cur.Load(); e != nil && !e.invalid {
+		if e.fresh.Load() {
+			return e, nil
+		}
+		now := time.Now()
+		if now.Before(e.staleAt) {
+			return e, nil
+		}
+		if now.Before(e.invalidAt) {
+			if !c.busy.Load() {
+				c.refreshAhead(now)
+			}
+			return e, nil
+		}
+	}
+	return c.wait(ctx)
+}
+
+// refreshAhead starts a background refresh unless one is running, the
+// cache is closed, or a failure's backoff has not elapsed.
+func (c *TokenCache) refreshAhead(now time.Time) {
+	c.mu.Lock()
+	if c.fl == nil && !c.closed && !now.Before(c.next) {
+		c.startLocked(c.cur.Load())
+	}
+	c.mu.Unlock()
+}
+
+// wait handles a missing or invalid token: it joins the refresh in flight or
+// starts one, and waits for it on ctx.
+func (c *TokenCache) wait(ctx context.Context) (*entry, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("apiauth: token cache: %w", errkind.Closed)
+	}
+	now := time.Now()
+	e := c.cur.Load()
+	if e != nil && !e.invalid && now.Before(e.invalidAt) {
+		// A refresh completed while we were getting here.
+		c.mu.Unlock()
+		return e, nil
+	}
+	f := c.fl
+	if f == nil {
+		if c.lastErr != nil && now.Before(c.next) {
+			if e != nil && !e.invalid && now.Before(e.expiry) {
+				// Refreshing failed and is backing off: the token inside
+				// its margin is still better than no token.
+				c.mu.Unlock()
+				return e, nil
+			}
+			err := &RefreshError{Err: c.lastErr, Failures: c.failures, Next: c.next}
+			c.mu.Unlock()
+			return nil, err
+		}
+		f = c.startLocked(e)
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		if f.err != nil {
+			return nil, f.err
+		}
+		return c.entryFor(f.tok), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("apiauth: waiting for a token: %w", ctx.Err())
+	}
+}
+
+// entryFor returns the current entry if it holds tok (the normal case after
+// a refresh), or builds a throwaway one.
+func (c *TokenCache) entryFor(tok *Token) *entry {
+	if e := c.cur.Load(); e != nil && e.tok == tok {
+		return e
+	}
+	return &entry{tok: tok, authz: authzValue(tok)}
+}
+
+// startLocked starts a refresh. c.mu must be held.
+func (c *TokenCache) startLocked(prev *entry) *flight {
+	f := &flight{done: make(chan struct{})}
+	c.fl = f
+	c.busy.Store(true)
+	c.wg.Add(1)
+	go c.run(f, prev)
+	return f
+}
+
+// run performs one refresh and publishes its outcome.
+func (c *TokenCache) run(f *flight, prev *entry) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.RefreshTimeout)
+	defer cancel()
+
+	tok, fromStore, err := c.fetch(ctx, prev)
+	received := time.Now()
+
+	var adopted *entry
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		f.err = fmt.Errorf("apiauth: token cache: %w", errkind.Closed)
+	case err != nil:
+		c.failLocked(f, prev, err, received)
+	default:
+		ne := c.newEntry(tok, received)
+		if prev != nil && !fromStore && tok.AccessToken == prev.tok.AccessToken && sameInstant(ne.expiry, prev.expiry) {
+			// The source handed back the token we had: not progress.
+			c.failLocked(f, prev, ErrTokenUnchanged, received)
+			break
+		}
+		c.publishLocked(ne, received)
+		c.failures, c.lastErr, c.next = 0, nil, time.Time{}
+		f.tok = tok
+		adopted = ne
+	}
+	c.fl = nil
+	c.busy.Store(false)
+	c.mu.Unlock()
+	close(f.done)
+
+	if adopted == nil {
+		return
+	}
+	if c.opts.Store != nil && !fromStore {
+		if err := c.opts.Store.StoreToken(ctx, c.opts.StoreKey, tok); err != nil {
+			c.log(slog.LevelWarn, "token store save failed", slog.String("error", err.Error()))
+		}
+	}
+	c.log(slog.LevelDebug, "token refreshed", slog.Time("expiry", adopted.expiry), slog.Bool("from_store", fromStore))
+	if c.opts.OnToken != nil {
+		c.opts.OnToken(tok)
+	}
+}
+
+// failLocked records a failed refresh. Waiters get the still-valid old token
+// if there is one, or a RefreshError. c.mu must be held.
+func (c *TokenCache) failLocked(f *flight, prev *entry, cause error, now time.Time) {
+	c.failures++
+	c.lastErr = cause
+	c.next = now.Add(c.backoff(c.failures))
+	if cause == ErrTokenUnchanged && prev != nil && now.Before(prev.expiry) && c.next.After(prev.expiry) {
+		// A reusing source (oauth2.ReuseTokenSource) rotates at expiry at
+		// the latest: be there to take the new token.
+		c.next = prev.expiry
+	}
+	if prev != nil && !prev.invalid && now.Before(prev.expiry) {
+		// Still valid, if only inside its margin: keep serving it.
+		f.tok = prev.tok
+	} else {
+		f.err = &RefreshError{Err: cause, Failures: c.failures, Next: c.next}
+	}
+	if c.opts.OnRefreshError != nil {
+		c.opts.OnRefreshError(cause, c.next)
+	}
+	c.log(slog.LevelWarn, "token refresh failed", slog.String("error", cause.Error()),
+		slog.Int("failures", c.failures), slog.Time("next", c.next))
+}
+
+// fetch gets a new token: from the store when another cache already stored
+// one newer than prev that is not stale, else from the source.
+func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromStore bool, err error) {
+	if s := c.opts.Store; s != nil {
+		st, err := s.LoadToken(ctx, c.opts.StoreKey)
+		if err == nil && st != nil && st.AccessToken != "" && (prev == nil || st.AccessToken != prev.tok.AccessToken) {
+			if e := c.newEntry(st, time.Now()); time.Now().Before(e.staleAt) {
+				return st, true, nil
+			}
+		}
+	}
+	if r, ok := c.src.(TokenRenewer); ok && prev != nil {
+		tok, err = r.RenewToken(ctx, prev.tok)
+	} else {
+		tok, err = c.src.Token(ctx)
+	}
+	if err == nil && (tok == nil || tok.AccessToken == "") {
+		err = errors.New("apiauth: token source returned no access token")
+	}
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w (%w)", err, ctx.Err())
+	}
+	return tok, false, err
+}
+
+// publishLocked makes e the current entry, fresh until its staleAt. c.mu
+// must be held.
+func (c *TokenCache) publishLocked(e *entry, now time.Time) {
+	if c.staleTimer != nil {
+		c.staleTimer.Stop()
+	}
+	c.staleTimer = nil
+	if d := e.staleAt.Sub(now); d > 0 {
+		e.fresh.Store(true)
+		c.staleTimer = time.AfterFunc(d, func() { e.fresh.Store(false) })
+	}
+	c.cur.Store(e)
+}
+
+// newEntry computes the schedule of tok, received at the local time now.
+func (c *TokenCache) newEntry(tok *Token, now time.Time) *entry {
+	expiry, ok := tokenExpiry(tok, now, c.opts.MaxTokenSize)
+	if !ok {
+		expiry = now.Add(c.opts.DefaultLifetime)
+	}
+	// Rebase on now, which carries a monotonic clock reading: from here on
+	// the lifetime is measured on the monotonic clock, so a wall clock that
+	// jumps does not expire a token early or keep it late.
+	life := expiry.Sub(now)
+	expiry = now.Add(life)
+	if life < 0 {
+		life = 0
+	}
+	ahead := min(c.opts.RefreshAhead, life/4)
+	margin := min(c.opts.ExpiryMargin, life/10)
+	return &entry{
+		tok:       tok,
+		authz:     authzValue(tok),
+		expiry:    expiry,
+		staleAt:   expiry.Add(-ahead),
+		invalidAt: expiry.Add(-margin),
+	}
+}
+
+func authzValue(tok *Token) []string {
+	return []string{tok.Type() + " " + tok.AccessToken}[:1:1]
+}
+
+// sameInstant reports whether two expiries are equal to the second, the
+// resolution of JWT claims.
+func sameInstant(a, b time.Time) bool {
+	d := a.Sub(b)
+	return d < time.Second && d > -time.Second
+}
+
+// backoff returns the jittered wait after n consecutive failures: between
+// half and all of MinBackoff·2^(n-1), capped at MaxBackoff.
+func (c *TokenCache) backoff(n int) time.Duration {
+	d := c.opts.MinBackoff
+	for i := 1; i < n && d < c.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, c.opts.MaxBackoff)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// Invalidate drops tok if it is still the cache's current token, and starts
+// a refresh. It reports whether tok was dropped. Many concurrent calls for
+// the same token (many requests answered 401) cause one refresh.
+func (c *TokenCache) Invalidate(tok *Token) bool {
+	for {
+		e := c.cur.Load()
+		if e == nil || e.tok != tok || e.invalid {
+			return false
+		}
+		ne := &entry{tok: e.tok, authz: e.authz, expiry: e.expiry, staleAt: e.staleAt, invalidAt: e.invalidAt, invalid: true}
+		if c.cur.CompareAndSwap(e, ne) {
+			c.log(slog.LevelDebug, "token invalidated")
+			c.mu.Lock()
+			if c.fl == nil && !c.closed && !time.Now().Before(c.next) {
+				c.startLocked(ne)
+			}
+			c.mu.Unlock()
+			return true
+		}
+	}
+}
+
+// InvalidateCredential calls Invalidate with the *Token that Apply
+// returned. It implements [transport.Invalidator].
+func (c *TokenCache) InvalidateCredential(used any) bool {
+	tok, ok := used.(*Token)
+	return ok && c.Invalidate(tok)
+}
+
+// Apply sets "Authorization: <type> <token>" on h with a valid token and
+// returns that *Token as the handle for InvalidateCredential. It implements
+// [transport.Credential].
+func (c *TokenCache) Apply(ctx context.Context, h http.Header) (any, error) {
+	e, err := c.entry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h["Authorization"] = e.authz
+	return e.tok, nil
+}
+
+// Close stops the cache: it cancels a refresh in flight, waits for its
+// goroutine to end, and makes later calls to Token fail with [ErrClosed].
+// It is safe to call more than once.
+func (c *TokenCache) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.cur.Store(nil)
+	if c.staleTimer != nil {
+		c.staleTimer.Stop()
+	}
+	c.mu.Unlock()
+	c.cancel()
+	c.wg.Wait()
+	return nil
+}
+
+func (c *TokenCache) log(level slog.Level, msg string, attrs ...slog.Attr) {
+	if l := c.opts.Logger; l != nil {
+		l.LogAttrs(context.Background(), level, "apiauth: "+msg, attrs...)
+	}
+}
+
+var (
+	_ transport.Credential  = (*TokenCache)(nil)
+	_ transport.Invalidator = (*TokenCache)(nil)
+)

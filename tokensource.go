@@ -1,0 +1,397 @@
+package apiauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/redact"
+)
+
+// DefaultMaxTokenResponse caps how much of a token endpoint's answer is read.
+const DefaultMaxTokenResponse = 64 << 10
+
+// SourceOptions configures the token sources that call an HTTP endpoint
+// ([NewTokenEndpoint], [NewLoginSource]). The zero value is ready to use.
+type SourceOptions struct {
+	// HTTPClient sends the token requests. Nil means a client of the
+	// source's own with a 30 s timeout over a clone of
+	// http.DefaultTransport. Whatever client is given, the source never
+	// follows redirects: a token request carries a secret and must reach
+	// the URL it was meant for.
+	HTTPClient *http.Client
+	// AllowInsecure allows an http:// endpoint on a host that is not
+	// loopback. Loopback hosts (127.0.0.0/8, ::1, localhost) are always
+	// allowed. False refuses such URLs in the constructor.
+	AllowInsecure bool
+	// MaxResponseSize caps the bytes read from a response. Zero means
+	// DefaultMaxTokenResponse (64 KiB).
+	MaxResponseSize int64
+}
+
+type sourceHTTP struct {
+	client  *http.Client
+	maxResp int64
+}
+
+func newSourceHTTP(opts *SourceOptions) sourceHTTP {
+	var o SourceOptions
+	if opts != nil {
+		o = *opts
+	}
+	var cl http.Client
+	if o.HTTPClient != nil {
+		cl = *o.HTTPClient
+	} else {
+		cl = http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if o.MaxResponseSize <= 0 {
+		o.MaxResponseSize = DefaultMaxTokenResponse
+	}
+	return sourceHTTP{client: &cl, maxResp: o.MaxResponseSize}
+}
+
+// checkEndpoint validates the URL of a token endpoint: absolute, https, or
+// http to loopback or with allowInsecure. The error never contains the query
+// string or user info.
+func checkEndpoint(raw string, allowInsecure bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("apiauth: invalid endpoint URL: %w", errkind.InvalidCredential)
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("apiauth: endpoint URL %q must be absolute http(s): %w", u.Redacted(), errkind.InvalidCredential)
+	}
+	if u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("apiauth: endpoint %s://%s: %w", u.Scheme, u.Host, errkind.InsecureTransport)
+	}
+	return u, nil
+}
+
+// isLoopback reports whether host names the local machine.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// joinPath appends p to the path of base, keeping base's path (an API
+// mounted under a prefix) and dropping its query.
+func joinPath(base *url.URL, p string) *url.URL {
+	u := *base
+	u.RawQuery, u.Fragment = "", ""
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(p, "/")
+	u.RawPath = ""
+	return &u
+}
+
+// postJSON sends body as JSON to u and decodes a 2xx answer into out. A
+// non-2xx answer becomes the error CheckResponse returns for it.
+func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("apiauth: encoding token request: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("apiauth: building token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		// url.Error carries the URL, never the body; drop the query anyway.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("apiauth: POST %s: %w", u.Path, err)
+	}
+	defer resp.Body.Close()
+	if err := CheckResponse(resp); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, s.maxResp+1))
+	if err != nil {
+		return fmt.Errorf("apiauth: reading token response from %s: %w", u.Path, err)
+	}
+	if int64(len(data)) > s.maxResp {
+		return fmt.Errorf("apiauth: token response from %s larger than %d bytes", u.Path, s.maxResp)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("apiauth: decoding token response from %s: %w", u.Path, describeJSONError(err))
+	}
+	return nil
+}
+
+// describeJSONError keeps a JSON error's shape but never the bytes that
+// caused it, which could be a token.
+func describeJSONError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("invalid JSON at offset %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Errorf("field %q has JSON type %s, want %s", te.Field, te.Value, te.Type)
+	}
+	return errors.New("invalid JSON")
+}
+
+// TokenEndpoint is the Artos token source: POST /get-access-token with
+// {"user_id": …} returns {"access_token": …} and no lifetime. The expiry is
+// read from the JWT's exp claim (skew-corrected with iat). It is safe for
+// concurrent use.
+type TokenEndpoint struct {
+	url    *url.URL
+	userID string
+	http   sourceHTTP
+}
+
+// NewTokenEndpoint returns a source that fetches tokens for userID from
+// tokenURL, the full URL of the endpoint (for example
+// "https://api.artosai.com/get-access-token"). opts may be nil.
+func NewTokenEndpoint(tokenURL, userID string, opts *SourceOptions) (*TokenEndpoint, error) {
+	if userID == "" {
+		return nil, &CredentialError{Source: "user_id", Reason: "is empty"}
+	}
+	u, err := checkEndpoint(tokenURL, opts != nil && opts.AllowInsecure)
+	if err != nil {
+		return nil, err
+	}
+	return &TokenEndpoint{url: u, userID: userID, http: newSourceHTTP(opts)}, nil
+}
+
+// Token fetches a new token. Its Expiry comes from the JWT claims; it is
+// zero when the token carries no usable exp.
+func (e *TokenEndpoint) Token(ctx context.Context) (*Token, error) {
+	var out struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	if err := e.http.postJSON(ctx, e.url, map[string]string{"user_id": e.userID}, &out); err != nil {
+		return nil, err
+	}
+	if out.AccessToken == "" {
+		return nil, fmt.Errorf("apiauth: token response from %s has no access_token", e.url.Path)
+	}
+	tok := &Token{AccessToken: out.AccessToken, TokenType: out.TokenType}
+	if exp, ok := tokenExpiry(tok, time.Now(), 0); ok {
+		tok.Expiry = exp
+	}
+	return tok, nil
+}
+
+// Login holds the credentials of an AudiModal login. The password prints
+// redacted under fmt, encoding/json and log/slog.
+type Login struct {
+	Email    string
+	Password string
+	TenantID string
+}
+
+// String returns the login with the password hidden.
+func (l Login) String() string {
+	return "apiauth.Login{email: " + strconv.Quote(l.Email) + ", password: " +
+		strconv.Quote(redact.Mask) + ", tenant: " + strconv.Quote(l.TenantID) + "}"
+}
+
+// GoString returns the same redacted form as String.
+func (l Login) GoString() string { return l.String() }
+
+// Format prints the login redacted under every verb.
+func (l Login) Format(f fmt.State, verb rune) { formatRedacted(f, verb, l.String(), l.GoString()) }
+
+// MarshalJSON encodes the login with the password hidden.
+func (l Login) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"email": l.Email, "password": redact.Mask, "tenant_id": l.TenantID})
+}
+
+// LogValue logs the login with the password hidden.
+func (l Login) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("email", l.Email), slog.String("tenant_id", l.TenantID))
+}
+
+// LoginSource is the AudiModal token source: POST /v1/auth/login with email,
+// password and tenant_id, and POST /v1/auth/refresh with a refresh token.
+// RenewToken uses the refresh token first and falls back to a full login
+// when it is rejected (expired, revoked, already used). Every refresh token
+// is treated as single-use. It is safe for concurrent use: concurrent
+// renewals of the same token make one refresh call.
+type LoginSource struct {
+	login      Login
+	loginURL   *url.URL
+	refreshURL *url.URL
+	http       sourceHTTP
+
+	mu sync.Mutex
+	// spent maps refresh tokens this source has used to the token that
+	// replaced them, so a second renewal of the same token returns the
+	// replacement instead of presenting a spent refresh token.
+	spentFrom string
+	spentTo   *Token
+}
+
+// NewLoginSource returns a source that logs in to the AudiModal API at
+// baseURL (for example "https://api.audimodal.ai"; the paths /v1/auth/login
+// and /v1/auth/refresh are joined to it, keeping any path prefix). opts may
+// be nil.
+func NewLoginSource(baseURL string, login Login, opts *SourceOptions) (*LoginSource, error) {
+	if login.Email == "" {
+		return nil, &CredentialError{Source: "login email", Reason: "is empty"}
+	}
+	if login.Password == "" {
+		return nil, &CredentialError{Source: "login password", Reason: "is empty"}
+	}
+	u, err := checkEndpoint(baseURL, opts != nil && opts.AllowInsecure)
+	if err != nil {
+		return nil, err
+	}
+	return &LoginSource{
+		login:      login,
+		loginURL:   joinPath(u, "v1/auth/login"),
+		refreshURL: joinPath(u, "v1/auth/refresh"),
+		http:       newSourceHTTP(opts),
+	}, nil
+}
+
+type loginResponse struct {
+	AccessToken  string          `json:"access_token"`
+	RefreshToken string          `json:"refresh_token"`
+	TokenType    string          `json:"token_type"`
+	ExpiresIn    json.Number     `json:"expires_in"`
+	User         json.RawMessage `json:"user"`
+}
+
+func (r *loginResponse) token(path string, received time.Time) (*Token, error) {
+	if r.AccessToken == "" {
+		return nil, fmt.Errorf("apiauth: token response from %s has no access_token", path)
+	}
+	tok := &Token{AccessToken: r.AccessToken, RefreshToken: r.RefreshToken, TokenType: r.TokenType}
+	if r.ExpiresIn != "" {
+		if secs, err := r.ExpiresIn.Int64(); err == nil && secs > 0 {
+			tok.Expiry = received.Add(time.Duration(secs) * time.Second)
+		}
+	}
+	if tok.Expiry.IsZero() {
+		if exp, ok := tokenExpiry(tok, received, 0); ok {
+			tok.Expiry = exp
+		}
+	}
+	if len(r.User) > 0 && string(r.User) != "null" {
+		var user map[string]any
+		if json.Unmarshal(r.User, &user) == nil {
+			tok.Extra = map[string]any{"user": user}
+		}
+	}
+	return tok, nil
+}
+
+// Token logs in and returns the new token with its refresh token.
+func (s *LoginSource) Token(ctx context.Context) (*Token, error) {
+	var out loginResponse
+	body := map[string]string{"email": s.login.Email, "password": s.login.Password, "tenant_id": s.login.TenantID}
+	if err := s.http.postJSON(ctx, s.loginURL, body, &out); err != nil {
+		return nil, err
+	}
+	return out.token(s.loginURL.Path, time.Now())
+}
+
+// RenewToken renews prev with its refresh token, falling back to a full
+// login when prev has none or the server rejects it (400, 401 or 403). A
+// refresh answer without a new refresh token keeps prev's.
+func (s *LoginSource) RenewToken(ctx context.Context, prev *Token) (*Token, error) {
+	if prev == nil || prev.RefreshToken == "" {
+		return s.Token(ctx)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spentFrom == prev.RefreshToken && s.spentTo != nil {
+		// Already renewed by this source: never present a spent token.
+		return s.spentTo, nil
+	}
+	var out loginResponse
+	err := s.http.postJSON(ctx, s.refreshURL, map[string]string{"refresh_token": prev.RefreshToken}, &out)
+	var tok *Token
+	if err == nil {
+		tok, err = out.token(s.refreshURL.Path, time.Now())
+		if err == nil && tok.RefreshToken == "" {
+			tok.RefreshToken = prev.RefreshToken
+		}
+	}
+	if err != nil {
+		var apiErr *Error
+		if !errors.As(err, &apiErr) || (apiErr.StatusCode != 400 && apiErr.StatusCode != 401 && apiErr.StatusCode != 403) {
+			return nil, err
+		}
+		// Rejected: the refresh token is spent or revoked. Log in again.
+		tok, err = s.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.spentFrom, s.spentTo = prev.RefreshToken, tok
+	return tok, nil
+}
+
+// FromOAuth2 adapts a golang.org/x/oauth2 token source to [TokenSource], so
+// a [TokenCache] can sit in front of it. oauth2's Token takes no context:
+// FromOAuth2 checks ctx before and after the call but cannot interrupt it.
+// A zero oauth2 expiry becomes an unknown expiry.
+func FromOAuth2(ts oauth2.TokenSource) TokenSource {
+	return TokenSourceFunc(func(ctx context.Context) (*Token, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("apiauth: oauth2 token source: %w", err)
+		}
+		t, err := ts.Token()
+		if err != nil {
+			return nil, fmt.Errorf("apiauth: oauth2 token source: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("apiauth: oauth2 token source: %w", err)
+		}
+		return &Token{AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
+	})
+}
+
+// OAuth2 returns the cache as a golang.org/x/oauth2 TokenSource, for
+// oauth2.Transport, oauth2.NewClient and libraries that take one. Each call
+// to its Token uses ctx (context.Background() when nil) for waits.
+func (c *TokenCache) OAuth2(ctx context.Context) oauth2.TokenSource {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return oauth2Source{c: c, ctx: ctx}
+}
+
+type oauth2Source struct {
+	c   *TokenCache
+	ctx context.Context
+}
+
+func (s oauth2Source) Token() (*oauth2.Token, error) {
+	t, err := s.c.Token(s.ctx)
+	if err != nil {
+		return nil, err
+	}
+	// oauth2 treats a token as expired 10 s before Expiry; ours are never
+	// served inside their margin, so the expiry passes through unchanged.
+	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: t.Type(), RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
+}
