@@ -286,7 +286,9 @@ func (r *loginResponse) token(path string, received time.Time) (*Token, error) {
 	}
 	tok := &Token{AccessToken: r.AccessToken, RefreshToken: r.RefreshToken, TokenType: r.TokenType}
 	if r.ExpiresIn != "" {
-		if secs, err := r.ExpiresIn.Int64(); err == nil && secs > 0 {
+		// Past ten years the figure is nonsense (and would overflow a
+		// Duration further on): treat it as unknown.
+		if secs, err := r.ExpiresIn.Int64(); err == nil && secs > 0 && secs < 10*365*24*3600 {
 			tok.Expiry = received.Add(time.Duration(secs) * time.Second)
 		}
 	}

@@ -1,0 +1,61 @@
+package apiauth
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func FuzzParseAPIKey(f *testing.F) {
+	for _, s := range []string{liveKey, tenantKey, opaqueKey, "sk_test_", "", "a b", "x\r\nX-Evil: 1", "sk_live_é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseAPIKey(s)
+		if err != nil {
+			if len(s) >= 4 && strings.Contains(err.Error(), s) {
+				t.Fatalf("error %q contains the key", err)
+			}
+			return
+		}
+		if k.Secret() != s {
+			t.Fatal("secret not kept")
+		}
+		for i := 0; i < len(s); i++ {
+			if s[i] <= ' ' || s[i] >= 0x7f {
+				t.Fatalf("accepted byte %#x", s[i])
+			}
+		}
+		if body := s[len(k.Mode().Prefix()):]; len(body) >= 8 && strings.Contains(k.String(), body) {
+			t.Fatalf("String() %q shows the key", k.String())
+		}
+	})
+}
+
+func FuzzLoginResponse(f *testing.F) {
+	f.Add([]byte(`{"access_token":"eyJ.x.y","refresh_token":"r","token_type":"Bearer","expires_in":3600,"user":{"id":"user_123","role":"admin"}}`))
+	f.Add([]byte(`{"access_token":"a","expires_in":"3600"}`))
+	f.Add([]byte(`{"access_token":"a","expires_in":-1,"user":null}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r loginResponse
+		if err := json.Unmarshal(data, &r); err != nil {
+			return
+		}
+		now := time.Now()
+		tok, err := r.token("/v1/auth/login", now)
+		if err != nil {
+			if r.AccessToken != "" {
+				t.Fatalf("token with access_token refused: %v", err)
+			}
+			return
+		}
+		if tok.AccessToken == "" {
+			t.Fatal("empty access token accepted")
+		}
+		if !tok.Expiry.IsZero() && !tok.Expiry.After(now.Add(-time.Hour*24*365*100)) {
+			t.Fatalf("absurd expiry %v", tok.Expiry)
+		}
+	})
+}
