@@ -89,9 +89,9 @@ const DefaultMaxErrorBody = 1 << 20
 // the connection while an endless one costs bounded time.
 const maxErrorDrain = 64 << 10
 
-// maxRetryAfter caps every server-supplied wait, so that a nonsense value
+// maxServerWait caps every server-supplied wait, so that a nonsense value
 // cannot overflow a time.Duration or a time.Time addition.
-const maxRetryAfter = 100 * 365 * 24 * time.Hour
+const maxServerWait = 100 * 365 * 24 * time.Hour
 
 // Display bounds for the strings Error prints; the fields keep the full value.
 const (
@@ -208,25 +208,25 @@ func (e *Error) Error() string {
 	}
 	if e.Code != "" {
 		b.WriteString(": ")
-		b.WriteString(shown(e.Code, maxShownShort))
+		b.WriteString(shownText(e.Code, maxShownShort))
 	}
 	if e.Message != "" {
 		b.WriteString(": ")
-		b.WriteString(shown(e.Message, maxShownText))
+		b.WriteString(shownText(e.Message, maxShownText))
 	}
 	if e.Detail != "" && e.Detail != e.Message {
 		b.WriteString(": ")
-		b.WriteString(shown(e.Detail, maxShownText))
+		b.WriteString(shownText(e.Detail, maxShownText))
 	}
 	var extra []string
 	if e.RequiredRole != "" {
-		extra = append(extra, "required role "+strconv.Quote(shown(e.RequiredRole, maxShownShort)))
+		extra = append(extra, "required role "+strconv.Quote(shownText(e.RequiredRole, maxShownShort)))
 	}
 	if e.Method != "" || e.Path != "" {
-		extra = append(extra, strings.TrimSpace(shown(e.Method, maxShownShort)+" "+shown(e.Path, maxShownPath)))
+		extra = append(extra, strings.TrimSpace(shownText(e.Method, maxShownShort)+" "+shownText(e.Path, maxShownPath)))
 	}
 	if e.RequestID != "" {
-		extra = append(extra, "request id "+shown(e.RequestID, maxShownShort))
+		extra = append(extra, "request id "+shownText(e.RequestID, maxShownShort))
 	}
 	if len(extra) > 0 {
 		b.WriteString(" (")
@@ -283,10 +283,10 @@ func (e Error) Format(f fmt.State, verb rune) {
 		io.WriteString(f, e.GoString())
 	case verb == 'v' && f.Flag('+'):
 		fmt.Fprintf(f, "apiauth.Error{StatusCode:%d Code:%q Message:%q Detail:%q RawDetail:<%d bytes> RequiredRole:%q ExpiresAt:%s RetryAfter:%s RequestID:%q Method:%q Path:%q Body:<%d bytes>}",
-			e.StatusCode, shown(e.Code, maxShownShort), shown(e.Message, maxShownText),
-			shown(e.Detail, maxShownText), len(e.RawDetail), shown(e.RequiredRole, maxShownShort),
-			e.ExpiresAt.Format(time.RFC3339Nano), e.RetryAfter, shown(e.RequestID, maxShownShort),
-			shown(e.Method, maxShownShort), shown(e.Path, maxShownPath), len(e.Body))
+			e.StatusCode, shownText(e.Code, maxShownShort), shownText(e.Message, maxShownText),
+			shownText(e.Detail, maxShownText), len(e.RawDetail), shownText(e.RequiredRole, maxShownShort),
+			e.ExpiresAt.Format(time.RFC3339Nano), e.RetryAfter, shownText(e.RequestID, maxShownShort),
+			shownText(e.Method, maxShownShort), shownText(e.Path, maxShownPath), len(e.Body))
 	case verb == 'v' || verb == 's':
 		io.WriteString(f, e.Error())
 	case verb == 'q':
@@ -301,10 +301,10 @@ func (e Error) Format(f fmt.State, verb rune) {
 // masked.
 func (e Error) GoString() string {
 	return fmt.Sprintf("&apiauth.Error{StatusCode:%d, Code:%q, Message:%q, Detail:%q, RawDetail:nil /* %d bytes */, RequiredRole:%q, ExpiresAt:%#v, RetryAfter:%d, RequestID:%q, Method:%q, Path:%q, Body:nil /* %d bytes */}",
-		e.StatusCode, shown(e.Code, maxShownShort), shown(e.Message, maxShownText),
-		shown(e.Detail, maxShownText), len(e.RawDetail), shown(e.RequiredRole, maxShownShort),
-		e.ExpiresAt, int64(e.RetryAfter), shown(e.RequestID, maxShownShort),
-		shown(e.Method, maxShownShort), shown(e.Path, maxShownPath), len(e.Body))
+		e.StatusCode, shownText(e.Code, maxShownShort), shownText(e.Message, maxShownText),
+		shownText(e.Detail, maxShownText), len(e.RawDetail), shownText(e.RequiredRole, maxShownShort),
+		e.ExpiresAt, int64(e.RetryAfter), shownText(e.RequestID, maxShownShort),
+		shownText(e.Method, maxShownShort), shownText(e.Path, maxShownPath), len(e.Body))
 }
 
 // CheckResponse turns an error response into a typed error. It is
@@ -349,12 +349,12 @@ func CheckResponseWithLimit(resp *http.Response, limit int64) error {
 	}
 	body := readErrorBody(resp, limit)
 	now := time.Now()
-	apiErr := newError(resp, body, now)
+	apiErr := newAPIError(resp, body, now)
 	if resp.StatusCode != http.StatusTooManyRequests {
 		return apiErr
 	}
 	rl := &RateLimitError{RetryAfter: apiErr.RetryAfter, Err: apiErr}
-	rl.Reset = rateLimitReset(resp.Header.Get("X-RateLimit-Reset"), apiErr.RetryAfter, now)
+	rl.Reset = resetFor429(resp.Header.Get("X-RateLimit-Reset"), apiErr.RetryAfter, now)
 	if rl.RetryAfter == 0 && !rl.Reset.IsZero() {
 		rl.RetryAfter = max(rl.Reset.Sub(now), 0)
 	}
@@ -383,8 +383,8 @@ func readErrorBody(resp *http.Response, limit int64) []byte {
 	return b
 }
 
-// newError builds the *Error for resp, whose body (already read) is body.
-func newError(resp *http.Response, body []byte, now time.Time) *Error {
+// newAPIError builds the *Error for resp, whose body (already read) is body.
+func newAPIError(resp *http.Response, body []byte, now time.Time) *Error {
 	d := decodeErrorBody(body)
 	e := &Error{
 		StatusCode:   resp.StatusCode,
@@ -402,13 +402,13 @@ func newError(resp *http.Response, body []byte, now time.Time) *Error {
 		if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 			ref = date
 		}
-		if d, ok := retryAfterDelay(v, ref); ok {
+		if d, ok := retryAfterHeaderDelay(v, ref); ok {
 			e.RetryAfter = d
 		}
 	}
 	for _, h := range requestIDHeaders {
 		if v := strings.TrimSpace(resp.Header.Get(h)); v != "" {
-			e.RequestID = truncate(v, maxShownShort)
+			e.RequestID = truncateShown(v, maxShownShort)
 			break
 		}
 	}
@@ -418,16 +418,16 @@ func newError(resp *http.Response, body []byte, now time.Time) *Error {
 			e.Method = http.MethodGet
 		}
 		if req.URL != nil {
-			e.Path = redactPath(req.URL.EscapedPath())
+			e.Path = redactURLPath(req.URL.EscapedPath())
 		}
 	}
 	return e
 }
 
-// rateLimitReset returns when a 429's limit resets: X-RateLimit-Reset when it
+// resetFor429 returns when a 429's limit resets: X-RateLimit-Reset when it
 // holds epoch seconds (above 1e9), else now plus retryAfter, else now plus
 // X-RateLimit-Reset read as delta seconds; zero when nothing says.
-func rateLimitReset(header string, retryAfter time.Duration, now time.Time) time.Time {
+func resetFor429(header string, retryAfter time.Duration, now time.Time) time.Time {
 	v, err := strconv.ParseFloat(strings.TrimSpace(header), 64)
 	valid := err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0
 	switch {
@@ -437,23 +437,23 @@ func rateLimitReset(header string, retryAfter time.Duration, now time.Time) time
 	case retryAfter > 0:
 		return now.Add(retryAfter)
 	case valid && v <= 1e9:
-		return now.Add(secondsDuration(v))
+		return now.Add(capSeconds(v))
 	}
 	return time.Time{}
 }
 
-// retryAfterDelay parses a Retry-After header value: delay-seconds (digits
+// retryAfterHeaderDelay parses a Retry-After header value: delay-seconds (digits
 // only) or an HTTP-date, measured from now. A date in the past means zero.
-// The result is capped at maxRetryAfter. ok is false when v is neither.
-func retryAfterDelay(v string, now time.Time) (d time.Duration, ok bool) {
+// The result is capped at maxServerWait. ok is false when v is neither.
+func retryAfterHeaderDelay(v string, now time.Time) (d time.Duration, ok bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
-	if isDigits(v) {
+	if isDelaySeconds(v) {
 		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || n > uint64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true // only digits: too large to parse
+		if err != nil || n > uint64(maxServerWait/time.Second) {
+			return maxServerWait, true // only digits: too large to parse
 		}
 		return time.Duration(n) * time.Second, true
 	}
@@ -461,10 +461,10 @@ func retryAfterDelay(v string, now time.Time) (d time.Duration, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	return min(max(t.Sub(now), 0), maxRetryAfter), true
+	return min(max(t.Sub(now), 0), maxServerWait), true
 }
 
-func isDigits(s string) bool {
+func isDelaySeconds(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return false
@@ -473,16 +473,16 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// secondsDuration converts non-negative seconds to a Duration, capped.
-func secondsDuration(s float64) time.Duration {
-	if s >= maxRetryAfter.Seconds() {
-		return maxRetryAfter
+// capSeconds converts non-negative seconds to a Duration, capped.
+func capSeconds(s float64) time.Duration {
+	if s >= maxServerWait.Seconds() {
+		return maxServerWait
 	}
 	return time.Duration(s * float64(time.Second))
 }
 
-// decodedBody is what decodeErrorBody found in an error body.
-type decodedBody struct {
+// decodedErrorBody is what decodeErrorBody found in an error body.
+type decodedErrorBody struct {
 	code, message, detail string
 	rawDetail             json.RawMessage
 	requiredRole          string
@@ -509,8 +509,8 @@ type errorEnvelope struct {
 
 // decodeErrorBody decodes the error body shapes described on [Error]. A body
 // that is not a JSON object yields nothing; it never fails.
-func decodeErrorBody(body []byte) decodedBody {
-	var out decodedBody
+func decodeErrorBody(body []byte) decodedErrorBody {
+	var out decodedErrorBody
 	b := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
 	if len(b) == 0 || b[0] != '{' {
 		return out
@@ -527,8 +527,8 @@ func decodeErrorBody(body []byte) decodedBody {
 			out.apply(&f)
 		}
 	case len(inner) > 0 && inner[0] == '"':
-		s := jsonText(inner)
-		if desc := jsonText(env.ErrorDescription); desc != "" {
+		s := errJSONText(inner)
+		if desc := errJSONText(env.ErrorDescription); desc != "" {
 			out.code, out.message = s, desc // OAuth2: {"error":"invalid_grant","error_description":"..."}
 		} else if out.message == "" {
 			out.message = s
@@ -538,27 +538,27 @@ func decodeErrorBody(body []byte) decodedBody {
 }
 
 // apply copies the non-empty members of f into d, replacing earlier values.
-func (d *decodedBody) apply(f *errorFields) {
-	if s := jsonText(f.Code); s != "" {
+func (d *decodedErrorBody) apply(f *errorFields) {
+	if s := errJSONText(f.Code); s != "" {
 		d.code = s
 	}
-	if s := jsonText(f.Message); s != "" {
+	if s := errJSONText(f.Message); s != "" {
 		d.message = s
 	}
-	if s := jsonText(f.RequiredRole); s != "" {
+	if s := errJSONText(f.RequiredRole); s != "" {
 		d.requiredRole = s
 	}
-	if t, ok := jsonTime(f.ExpiresAt); ok {
+	if t, ok := errJSONTime(f.ExpiresAt); ok {
 		d.expiresAt = t
 	}
-	if r, ok := jsonSeconds(f.RetryAfter); ok {
+	if r, ok := errJSONSeconds(f.RetryAfter); ok {
 		d.retryAfter = r
 	}
 	raw := bytes.TrimSpace(f.Detail)
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
 	case raw[0] == '"':
-		d.detail, d.rawDetail = jsonText(raw), nil
+		d.detail, d.rawDetail = errJSONText(raw), nil
 	default:
 		if s := renderDetail(raw); s != "" {
 			d.detail = s
@@ -567,9 +567,9 @@ func (d *decodedBody) apply(f *errorFields) {
 	}
 }
 
-// fieldError is one entry of FastAPI's 422 detail list. Its input member is
+// fastAPIFieldError is one entry of FastAPI's 422 detail list. Its input member is
 // deliberately not decoded.
-type fieldError struct {
+type fastAPIFieldError struct {
 	Loc     []json.RawMessage `json:"loc"`
 	Msg     json.RawMessage   `json:"msg"`
 	Message json.RawMessage   `json:"message"`
@@ -594,17 +594,17 @@ func renderDetail(raw json.RawMessage) string {
 		}
 		switch item[0] {
 		case '"':
-			if s := jsonText(item); s != "" {
+			if s := errJSONText(item); s != "" {
 				parts = append(parts, s)
 			}
 		case '{':
-			var fe fieldError
+			var fe fastAPIFieldError
 			if json.Unmarshal(item, &fe) != nil {
 				continue
 			}
-			msg := jsonText(fe.Msg)
+			msg := errJSONText(fe.Msg)
 			if msg == "" {
-				msg = jsonText(fe.Message)
+				msg = errJSONText(fe.Message)
 			}
 			if loc := renderLoc(fe.Loc); loc != "" {
 				msg = loc + ": " + msg
@@ -630,7 +630,7 @@ func renderLoc(loc []json.RawMessage) string {
 			if b.Len() > 0 {
 				b.WriteByte('.')
 			}
-			b.WriteString(jsonText(p))
+			b.WriteString(errJSONText(p))
 		} else if _, err := strconv.ParseInt(string(p), 10, 64); err == nil {
 			b.WriteString("[" + string(p) + "]")
 		}
@@ -638,9 +638,9 @@ func renderLoc(loc []json.RawMessage) string {
 	return b.String()
 }
 
-// jsonText returns a JSON string's value, a JSON number's literal text, and
+// errJSONText returns a JSON string's value, a JSON number's literal text, and
 // "" for anything else.
-func jsonText(raw json.RawMessage) string {
+func errJSONText(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return ""
@@ -660,10 +660,10 @@ func jsonText(raw json.RawMessage) string {
 	return ""
 }
 
-// jsonSeconds reads a non-negative number of seconds, as a JSON number or a
+// errJSONSeconds reads a non-negative number of seconds, as a JSON number or a
 // numeric string.
-func jsonSeconds(raw json.RawMessage) (time.Duration, bool) {
-	s := strings.TrimSpace(jsonText(raw))
+func errJSONSeconds(raw json.RawMessage) (time.Duration, bool) {
+	s := strings.TrimSpace(errJSONText(raw))
 	if s == "" {
 		return 0, false
 	}
@@ -671,20 +671,20 @@ func jsonSeconds(raw json.RawMessage) (time.Duration, bool) {
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 		return 0, false
 	}
-	return secondsDuration(v), true
+	return capSeconds(v), true
 }
 
-// jsonTime reads an RFC 3339 string, or a JSON number of epoch seconds.
-func jsonTime(raw json.RawMessage) (time.Time, bool) {
+// errJSONTime reads an RFC 3339 string, or a JSON number of epoch seconds.
+func errJSONTime(raw json.RawMessage) (time.Time, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return time.Time{}, false
 	}
 	if raw[0] == '"' {
-		t, err := time.Parse(time.RFC3339, jsonText(raw))
+		t, err := time.Parse(time.RFC3339, errJSONText(raw))
 		return t, err == nil
 	}
-	v, err := strconv.ParseFloat(jsonText(raw), 64)
+	v, err := strconv.ParseFloat(errJSONText(raw), 64)
 	if err != nil || math.IsNaN(v) || v <= 0 || v >= 1e11 {
 		return time.Time{}, false
 	}
@@ -692,10 +692,10 @@ func jsonTime(raw json.RawMessage) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
 }
 
-// shown prepares a server-supplied string for display: key- and JWT-like
+// shownText prepares a server-supplied string for display: key- and JWT-like
 // words masked, control characters replaced by spaces, cut to max bytes.
-func shown(s string, max int) string {
-	s = maskSecrets(s)
+func shownText(s string, max int) string {
+	s = maskCredentialWords(s)
 	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
 		s = strings.Map(func(r rune) rune {
 			if unicode.IsControl(r) {
@@ -704,11 +704,11 @@ func shown(s string, max int) string {
 			return r
 		}, s)
 	}
-	return truncate(s, max)
+	return truncateShown(s, max)
 }
 
-// truncate cuts s to at most max bytes on a rune boundary, marking the cut.
-func truncate(s string, max int) string {
+// truncateShown cuts s to at most max bytes on a rune boundary, marking the cut.
+func truncateShown(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
@@ -719,35 +719,35 @@ func truncate(s string, max int) string {
 	return s[:cut] + "…"
 }
 
-// redactPath masks the path segments that look like credentials and bounds
+// redactURLPath masks the path segments that look like credentials and bounds
 // the path's length.
-func redactPath(p string) string {
-	if !hasSecretMarker(p) {
-		return truncate(p, maxShownPath)
+func redactURLPath(p string) string {
+	if !hasMaskMarker(p) {
+		return truncateShown(p, maxShownPath)
 	}
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
-		if secretLike(s) {
+		if credentialWord(s) {
 			segs[i] = "REDACTED"
 		}
 	}
-	return truncate(strings.Join(segs, "/"), maxShownPath)
+	return truncateShown(strings.Join(segs, "/"), maxShownPath)
 }
 
-// secretPrefixes start API keys (AudiModal's sk_live_, sk_test_, tk_) and
+// maskedPrefixes start API keys (AudiModal's sk_live_, sk_test_, tk_) and
 // JWTs (a base64url-encoded JSON header, "eyJ").
-var secretPrefixes = [...]string{"sk_live_", "sk_test_", "tk_", "eyJ"}
+var maskedPrefixes = [...]string{"sk_live_", "sk_test_", "tk_", "eyJ"}
 
-func hasSecretMarker(s string) bool {
-	for _, p := range secretPrefixes {
+func hasMaskMarker(s string) bool {
+	for _, p := range maskedPrefixes {
 		if strings.Contains(s, p) {
 			return true
 		}
 	}
-	return containsFold(s, "bearer") || containsFold(s, "basic")
+	return containsFoldASCII(s, "bearer") || containsFoldASCII(s, "basic")
 }
 
-func containsFold(s, sub string) bool {
+func containsFoldASCII(s, sub string) bool {
 	for i := 0; i+len(sub) <= len(s); i++ {
 		if strings.EqualFold(s[i:i+len(sub)], sub) {
 			return true
@@ -756,9 +756,9 @@ func containsFold(s, sub string) bool {
 	return false
 }
 
-// secretLike reports whether a word looks like an API key or a JWT.
-func secretLike(w string) bool {
-	for _, p := range secretPrefixes[:3] {
+// credentialWord reports whether a word looks like an API key or a JWT.
+func credentialWord(w string) bool {
+	for _, p := range maskedPrefixes[:3] {
 		if len(w) > len(p)+3 && strings.HasPrefix(w, p) {
 			return true
 		}
@@ -766,27 +766,27 @@ func secretLike(w string) bool {
 	return len(w) > 10 && strings.HasPrefix(w, "eyJ") && strings.Contains(w, ".")
 }
 
-// credentialLike reports whether the word after "Bearer" or "Basic" looks
+// schemeParamLike reports whether the word after "Bearer" or "Basic" looks
 // like a credential rather than prose ("a bearer token").
-func credentialLike(w string) bool {
+func schemeParamLike(w string) bool {
 	return len(w) >= 16 || strings.ContainsAny(w, "0123456789=")
 }
 
-func isWordByte(c byte) bool {
+func isMaskWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		strings.IndexByte("_-.~+/=", c) >= 0
 }
 
-// maskSecrets replaces the words of s that look like credentials, and the
+// maskCredentialWords replaces the words of s that look like credentials, and the
 // word after "Bearer" or "Basic", with "[REDACTED]".
-func maskSecrets(s string) string {
-	if !hasSecretMarker(s) {
+func maskCredentialWords(s string) string {
+	if !hasMaskMarker(s) {
 		return s
 	}
 	var b strings.Builder
 	prevScheme := false
 	for i := 0; i < len(s); {
-		if !isWordByte(s[i]) {
+		if !isMaskWordByte(s[i]) {
 			if s[i] != ' ' {
 				prevScheme = false
 			}
@@ -795,11 +795,11 @@ func maskSecrets(s string) string {
 			continue
 		}
 		j := i
-		for j < len(s) && isWordByte(s[j]) {
+		for j < len(s) && isMaskWordByte(s[j]) {
 			j++
 		}
 		w := s[i:j]
-		if (prevScheme && credentialLike(w)) || secretLike(w) {
+		if (prevScheme && schemeParamLike(w)) || credentialWord(w) {
 			b.WriteString("[REDACTED]")
 		} else {
 			b.WriteString(w)

@@ -44,7 +44,7 @@ func FuzzDecodeErrorBody(f *testing.F) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d := decodeErrorBody(body)
-		if d.retryAfter < 0 || d.retryAfter > maxRetryAfter {
+		if d.retryAfter < 0 || d.retryAfter > maxServerWait {
 			t.Errorf("retryAfter = %v out of range", d.retryAfter)
 		}
 		if d.rawDetail != nil && !json.Valid(d.rawDetail) {
@@ -52,7 +52,7 @@ func FuzzDecodeErrorBody(f *testing.F) {
 		}
 
 		resp := &http.Response{StatusCode: 400, Header: http.Header{}, Request: req}
-		e := newError(resp, body, now)
+		e := newAPIError(resp, body, now)
 		msg := e.Error()
 		if !strings.HasPrefix(msg, "apiauth: 400 Bad Request") {
 			t.Errorf("Error() = %q", msg)
@@ -61,8 +61,8 @@ func FuzzDecodeErrorBody(f *testing.F) {
 			t.Errorf("Error() has control characters: %q", msg)
 		}
 		// No word of the message looks like a credential.
-		for w := range strings.FieldsFuncSeq(msg, func(r rune) bool { return r > 127 || !isWordByte(byte(r)) }) {
-			if secretLike(w) {
+		for w := range strings.FieldsFuncSeq(msg, func(r rune) bool { return r > 127 || !isMaskWordByte(byte(r)) }) {
+			if credentialWord(w) {
 				t.Errorf("Error() shows credential-like %q: %q", w, msg)
 			}
 		}
@@ -72,7 +72,7 @@ func FuzzDecodeErrorBody(f *testing.F) {
 	})
 }
 
-func FuzzRetryAfterDelay(f *testing.F) {
+func FuzzRetryAfterHeaderDelay(f *testing.F) {
 	for _, s := range []string{
 		"60", "0", "120", " 5 ", "007", "1.5", "-1", "+3", "",
 		"99999999999999999999999", "3155760000", "3155759999",
@@ -84,26 +84,26 @@ func FuzzRetryAfterDelay(f *testing.F) {
 	}
 	now := time.Date(2015, 10, 21, 7, 28, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := retryAfterDelay(v, now)
+		d, ok := retryAfterHeaderDelay(v, now)
 		if !ok && d != 0 {
-			t.Errorf("retryAfterDelay(%q) = %v, false: want zero on failure", v, d)
+			t.Errorf("retryAfterHeaderDelay(%q) = %v, false: want zero on failure", v, d)
 		}
-		if d < 0 || d > maxRetryAfter {
-			t.Errorf("retryAfterDelay(%q) = %v out of range", v, d)
+		if d < 0 || d > maxServerWait {
+			t.Errorf("retryAfterHeaderDelay(%q) = %v out of range", v, d)
 		}
 		s := strings.TrimSpace(v)
-		if isDigits(s) {
+		if isDelaySeconds(s) {
 			if !ok {
-				t.Errorf("retryAfterDelay(%q) rejected delay-seconds", v)
+				t.Errorf("retryAfterHeaderDelay(%q) rejected delay-seconds", v)
 			}
-			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n < int64(maxRetryAfter/time.Second) && d != time.Duration(n)*time.Second {
-				t.Errorf("retryAfterDelay(%q) = %v, want %ds", v, d, n)
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n < int64(maxServerWait/time.Second) && d != time.Duration(n)*time.Second {
+				t.Errorf("retryAfterHeaderDelay(%q) = %v, want %ds", v, d, n)
 			}
 		}
 	})
 }
 
-func TestRetryAfterDelay(t *testing.T) {
+func TestRetryAfterHeaderDelay(t *testing.T) {
 	now := time.Date(2015, 10, 21, 7, 28, 0, 0, time.UTC)
 	tests := []struct {
 		in     string
@@ -116,16 +116,16 @@ func TestRetryAfterDelay(t *testing.T) {
 		{"Wednesday, 21-Oct-15 07:29:00 GMT", time.Minute, true},
 		{"Wed Oct 21 07:28:05 2015", 5 * time.Second, true},
 		{"Wed, 21 Oct 2015 07:00:00 GMT", 0, true}, // in the past: no wait
-		{"99999999999999999999999", maxRetryAfter, true},
+		{"99999999999999999999999", maxServerWait, true},
 		{"-1", 0, false},
 		{"1.5", 0, false},
 		{"", 0, false},
 		{"soon", 0, false},
 	}
 	for _, tc := range tests {
-		got, ok := retryAfterDelay(tc.in, now)
+		got, ok := retryAfterHeaderDelay(tc.in, now)
 		if got != tc.want || ok != tc.wantOK {
-			t.Errorf("retryAfterDelay(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.wantOK)
+			t.Errorf("retryAfterHeaderDelay(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.wantOK)
 		}
 	}
 }

@@ -55,10 +55,10 @@ const (
 	errTestBearer = "Bearer sk_live_HEADERSECRET0123456789"
 )
 
-// synctestStart is the fake clock's start inside a synctest bubble.
-var synctestStart = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+// errSynctestStart is the fake clock's start inside a synctest bubble.
+var errSynctestStart = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-var hugeBody = `{"detail":"` + strings.Repeat("a", 2<<20) + `"}`
+var errHugeBody = `{"detail":"` + strings.Repeat("a", 2<<20) + `"}`
 
 type errCase struct {
 	name   string
@@ -188,14 +188,14 @@ var errCases = []errCase{
 		body:        `{"error":{"code":"RATE_LIMIT_EXCEEDED","retry_after":60}}`,
 		want:        apiauth.Error{StatusCode: 429, Code: "RATE_LIMIT_EXCEEDED", RetryAfter: 7 * time.Second},
 		is:          []error{apiauth.ErrRateLimited},
-		rateLimited: true, reset: synctestStart.Add(7 * time.Second), rlRetry: 7 * time.Second,
+		rateLimited: true, reset: errSynctestStart.Add(7 * time.Second), rlRetry: 7 * time.Second,
 	},
 	{
 		name: "429 Retry-After HTTP-date from Date header", status: 429,
 		header:      errHeader("Date", "Wed, 21 Oct 2015 07:28:00 GMT", "Retry-After", "Wed, 21 Oct 2015 07:28:30 GMT"),
 		want:        apiauth.Error{StatusCode: 429, RetryAfter: 30 * time.Second},
 		is:          []error{apiauth.ErrRateLimited},
-		rateLimited: true, reset: synctestStart.Add(30 * time.Second), rlRetry: 30 * time.Second,
+		rateLimited: true, reset: errSynctestStart.Add(30 * time.Second), rlRetry: 30 * time.Second,
 	},
 	{
 		name: "429 invalid Retry-After falls back to body", status: 429,
@@ -203,14 +203,14 @@ var errCases = []errCase{
 		body:        `{"retry_after":"2.5"}`,
 		want:        apiauth.Error{StatusCode: 429, RetryAfter: 2500 * time.Millisecond},
 		is:          []error{apiauth.ErrRateLimited},
-		rateLimited: true, reset: synctestStart.Add(2500 * time.Millisecond), rlRetry: 2500 * time.Millisecond,
+		rateLimited: true, reset: errSynctestStart.Add(2500 * time.Millisecond), rlRetry: 2500 * time.Millisecond,
 	},
 	{
 		name: "429 X-RateLimit-Reset as delta seconds", status: 429,
 		header:      errHeader("X-RateLimit-Reset", "30"),
 		want:        apiauth.Error{StatusCode: 429},
 		is:          []error{apiauth.ErrRateLimited},
-		rateLimited: true, reset: synctestStart.Add(30 * time.Second), rlRetry: 30 * time.Second,
+		rateLimited: true, reset: errSynctestStart.Add(30 * time.Second), rlRetry: 30 * time.Second,
 	},
 	{
 		name: "403 RATE_LIMIT_EXCEEDED code matches by code", status: 403,
@@ -248,7 +248,7 @@ var errCases = []errCase{
 	},
 	{
 		name: "500 huge body over 1 MiB", status: 500,
-		body: hugeBody,
+		body: errHugeBody,
 		want: apiauth.Error{StatusCode: 500},
 		is:   []error{apiauth.ErrServer},
 	},
@@ -374,22 +374,22 @@ func checkErrCase(t *testing.T, tc errCase, resp *http.Response, err error) {
 			t.Errorf("Error() = %q, want it to contain %q", text, part)
 		}
 	}
-	if m := want.Message + want.Detail; m != "" && !strings.Contains(text, firstN(m, 100)) {
+	if m := want.Message + want.Detail; m != "" && !strings.Contains(text, errFirstN(m, 100)) {
 		t.Errorf("Error() = %q, want it to contain the message or detail", text)
 	}
-	assertNoSecrets(t, err, "querysecret", "api_key", "hunter2", "HEADERSECRET", "pw-secret", "<html")
+	assertErrorHidesSecrets(t, err, "querysecret", "api_key", "hunter2", "HEADERSECRET", "pw-secret", "<html")
 }
 
-func firstN(s string, n int) string { return s[:min(n, len(s))] }
+func errFirstN(s string, n int) string { return s[:min(n, len(s))] }
 
-// assertNoSecrets checks every fmt form of err for each secret.
-func assertNoSecrets(t *testing.T, err error, secrets ...string) {
+// assertErrorHidesSecrets checks every fmt form of err for each secret.
+func assertErrorHidesSecrets(t *testing.T, err error, secrets ...string) {
 	t.Helper()
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
 		out := fmt.Sprintf(verb, err)
 		for _, s := range secrets {
 			if strings.Contains(out, s) {
-				t.Errorf("fmt %s of the error contains %q: %s", verb, s, firstN(out, 400))
+				t.Errorf("fmt %s of the error contains %q: %s", verb, s, errFirstN(out, 400))
 			}
 		}
 	}
@@ -495,25 +495,25 @@ func TestCheckResponseNil(t *testing.T) {
 	}
 }
 
-// trackedBody records how much was read from it and whether it was closed.
-type trackedBody struct {
+// errTrackedBody records how much was read from it and whether it was closed.
+type errTrackedBody struct {
 	r      io.Reader
 	read   int64
 	closed bool
 }
 
-func (b *trackedBody) Read(p []byte) (int, error) {
+func (b *errTrackedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.read += int64(n)
 	return n, err
 }
 
-func (b *trackedBody) Close() error { b.closed = true; return nil }
+func (b *errTrackedBody) Close() error { b.closed = true; return nil }
 
-// endless never ends: every read fills p.
-type endless struct{}
+// endlessErrBody never ends: every read fills p.
+type endlessErrBody struct{}
 
-func (endless) Read(p []byte) (int, error) {
+func (endlessErrBody) Read(p []byte) (int, error) {
 	for i := range p {
 		p[i] = 'x'
 	}
@@ -524,7 +524,7 @@ func TestCheckResponseEndlessBody(t *testing.T) {
 	const drain = 64 << 10
 	for _, limit := range []int64{0, 1, 4096, 3 << 20} {
 		t.Run(fmt.Sprint("limit=", limit), func(t *testing.T) {
-			body := &trackedBody{r: endless{}}
+			body := &errTrackedBody{r: endlessErrBody{}}
 			resp := &http.Response{StatusCode: 502, Body: body, Header: http.Header{}, ContentLength: -1}
 			err := apiauth.CheckResponseWithLimit(resp, limit)
 			var apiErr *apiauth.Error
@@ -554,7 +554,7 @@ func TestCheckResponseEndlessBody(t *testing.T) {
 
 func TestCheckResponseClosesAndReplacesBody(t *testing.T) {
 	const payload = `{"detail":"Not authenticated"}`
-	body := &trackedBody{r: strings.NewReader(payload)}
+	body := &errTrackedBody{r: strings.NewReader(payload)}
 	resp := &http.Response{StatusCode: 401, Body: body, Header: http.Header{}, ContentLength: int64(len(payload))}
 	if err := apiauth.CheckResponse(resp); !errors.Is(err, apiauth.ErrUnauthorized) {
 		t.Fatalf("CheckResponse = %v, want ErrUnauthorized", err)
@@ -579,20 +579,20 @@ func TestCheckResponseClosesAndReplacesBody(t *testing.T) {
 	}
 }
 
-// errBody fails after some bytes, like a connection reset mid-body.
-type errBody struct{ r io.Reader }
+// failingErrBody fails after some bytes, like a connection reset mid-body.
+type failingErrBody struct{ r io.Reader }
 
-func (b errBody) Read(p []byte) (int, error) {
+func (b failingErrBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if err == io.EOF {
 		return n, errors.New("connection reset by peer")
 	}
 	return n, err
 }
-func (errBody) Close() error { return nil }
+func (failingErrBody) Close() error { return nil }
 
 func TestCheckResponseReadFailureKeepsStatus(t *testing.T) {
-	resp := &http.Response{StatusCode: 403, Header: http.Header{}, Body: errBody{strings.NewReader(`{"error":{"code":"FOR`)}}
+	resp := &http.Response{StatusCode: 403, Header: http.Header{}, Body: failingErrBody{strings.NewReader(`{"error":{"code":"FOR`)}}
 	err := apiauth.CheckResponse(resp)
 	var apiErr *apiauth.Error
 	if !errors.As(err, &apiErr) || !errors.Is(err, apiauth.ErrForbidden) {
@@ -619,9 +619,9 @@ func TestErrorNeverPrintsSecrets(t *testing.T) {
 	}
 	secrets := []string{"ECHOEDKEY123", jwt, "eyJ", "ROLESECRET", "pw-secret", "opaque-token", "PATHSECRET",
 		"querysecret", "frag", "hunter2", "alice", "HEADERSECRET"}
-	assertNoSecrets(t, apiErr, secrets...)
-	assertNoSecrets(t, err, secrets...)                                   // the *RateLimitError around it
-	assertNoSecrets(t, fmt.Errorf("calling rotate: %w", err), secrets...) // wrapped further
+	assertErrorHidesSecrets(t, apiErr, secrets...)
+	assertErrorHidesSecrets(t, err, secrets...)                                   // the *RateLimitError around it
+	assertErrorHidesSecrets(t, fmt.Errorf("calling rotate: %w", err), secrets...) // wrapped further
 
 	if got, want := apiErr.Path, "/v1/keys/REDACTED/rotate"; got != want {
 		t.Errorf("Path = %q, want %q", got, want)
@@ -702,7 +702,7 @@ func TestErrorFormat(t *testing.T) {
 	}
 	long := &apiauth.Error{StatusCode: 500, Message: strings.Repeat("é", 2000), Detail: "line1\nline2\ttab"}
 	if got := long.Error(); len(got) > 1200 || strings.ContainsAny(got, "\n\t") || !strings.Contains(got, "line1 line2 tab") {
-		t.Errorf("long Error() = %d bytes %q, want bounded with control characters replaced", len(got), firstN(got, 80))
+		t.Errorf("long Error() = %d bytes %q, want bounded with control characters replaced", len(got), errFirstN(got, 80))
 	}
 }
 
@@ -773,7 +773,7 @@ func TestErrorIsByKind(t *testing.T) {
 	}
 }
 
-func TestSentinels(t *testing.T) {
+func TestErrorSentinels(t *testing.T) {
 	pairs := map[error]*errkind.Kind{
 		apiauth.ErrUnauthorized: errkind.Unauthorized, apiauth.ErrForbidden: errkind.Forbidden,
 		apiauth.ErrNotFound: errkind.NotFound, apiauth.ErrRateLimited: errkind.RateLimited,
@@ -800,8 +800,8 @@ func TestSentinels(t *testing.T) {
 	}
 }
 
-// TestDocumentedDefaults keeps the documentation's numbers equal to the code's.
-func TestDocumentedDefaults(t *testing.T) {
+// TestErrorDocumentedDefaults keeps the documentation's numbers equal to the code's.
+func TestErrorDocumentedDefaults(t *testing.T) {
 	if apiauth.DefaultMaxErrorBody != 1<<20 {
 		t.Errorf("DefaultMaxErrorBody = %d, documented as 1 MiB", apiauth.DefaultMaxErrorBody)
 	}
