@@ -1,9 +1,10 @@
 module github.com/apiauth/apiauth
 
-go 1.26.0
+go 1.25.0
 
 require (
-	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
-	golang.org/x/oauth2 v0.37.0 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/jarcoal/httpmock v1.4.2
+	go.uber.org/goleak v1.3.0
+	golang.org/x/oauth2 v0.36.0
 )
