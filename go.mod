@@ -1,3 +1,11 @@
 module github.com/apiauth/apiauth
 
 go 1.25
+
+require (
+	github.com/hashicorp/go-retryablehttp v0.7.8
+	github.com/jarcoal/httpmock v1.4.2
+	go.uber.org/goleak v1.3.0
+)
+
+require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
