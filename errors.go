@@ -111,6 +111,17 @@ var requestIDHeaders = [...]string{
 	"Cf-Ray",
 }
 
+// requestID returns the first non-empty request id header of h, cut to a
+// printable length.
+func requestID(h http.Header) string {
+	for _, name := range requestIDHeaders {
+		if v := strings.TrimSpace(h.Get(name)); v != "" {
+			return truncateShown(v, maxShownShort)
+		}
+	}
+	return ""
+}
+
 // Error is an API error: a response with status 400 or above, decoded by
 // [CheckResponse]. It understands the body shapes of the API families this
 // package serves: {"detail": "..."} and FastAPI's 422 list of field errors
@@ -406,12 +417,7 @@ func newAPIError(resp *http.Response, body []byte, now time.Time) *Error {
 			e.RetryAfter = d
 		}
 	}
-	for _, h := range requestIDHeaders {
-		if v := strings.TrimSpace(resp.Header.Get(h)); v != "" {
-			e.RequestID = truncateShown(v, maxShownShort)
-			break
-		}
-	}
+	e.RequestID = requestID(resp.Header)
 	if req := resp.Request; req != nil {
 		e.Method = req.Method
 		if e.Method == "" {

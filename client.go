@@ -1,0 +1,278 @@
+package apiauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/apiauth/apiauth/transport"
+)
+
+// Version is the SDK's version, sent in the User-Agent header as
+// "apiauth-go/<Version>".
+const Version = "0.1.0"
+
+// DefaultUserAgent is the User-Agent the [Client] sends.
+const DefaultUserAgent = "apiauth-go/" + Version
+
+// ClientOptions configures a [Client]. The zero value is ready to use; every
+// zero field means the default documented on it. NewClient copies the
+// options; later changes to them have no effect.
+type ClientOptions struct {
+	// Base is the innermost RoundTripper, the one that talks to the network.
+	// Nil means a clone of http.DefaultTransport (http.DefaultTransport
+	// itself is never modified).
+	Base http.RoundTripper
+
+	// AllowedOrigins lists origins besides the base URL's that may receive
+	// the credential (see [transport.Auth.AllowedOrigins]). Nil means none.
+	AllowedOrigins []string
+
+	// AllowInsecure lets the credential travel over plain http:// to a host
+	// that is not loopback. False refuses such requests with an error
+	// matching [ErrInsecureTransport].
+	AllowInsecure bool
+
+	// TenantHeader names the header carrying the tenant or organization
+	// override: X-Tenant-ID (AudiModal), X-Organization-ID (Voltasis),
+	// X-Org-Slug (Artanis). Empty means the API takes no override.
+	TenantHeader string
+
+	// Tenant is the default tenant override sent on every request whose
+	// context carries none (see [WithTenant]). Empty means none.
+	Tenant string
+
+	// Retry configures the retry layer. Nil means a [transport.Retry] with
+	// its defaults (4 attempts, capped jittered backoff, server waits up to
+	// 60 s, a retry budget). NewClient takes ownership of it and sets its
+	// Base; do not share it between clients.
+	Retry *transport.Retry
+
+	// Timeout bounds each call of [Client.Do], retries and waits included.
+	// Zero means no bound beyond the request's context.
+	Timeout time.Duration
+
+	// UserAgent replaces [DefaultUserAgent]. Empty means the default.
+	UserAgent string
+
+	// MaxErrorBody caps how much of an error answer is read. Zero means
+	// [DefaultMaxErrorBody] (1 MiB).
+	MaxErrorBody int64
+
+	// Logger receives the layers' events, redacted. Nil means no logging.
+	Logger *slog.Logger
+}
+
+// Client calls one API at one base URL with one credential. It is safe for
+// concurrent use. Every request goes through the same stack of layers,
+// which [Client.HTTPClient] also exposes: retry, then auth (origin and HTTPS
+// checks, credential, tenant override, one retry after a 401 with a fresh
+// token), then the base transport.
+type Client struct {
+	base   *url.URL
+	hc     *http.Client
+	ua     string
+	maxErr int64
+}
+
+// NewClient returns a client for the API at baseURL, which may carry a path
+// prefix ("https://api.audimodal.ai/v1"): request paths are joined to it.
+// cred may be nil for public endpoints. opts may be nil.
+func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (*Client, error) {
+	var o ClientOptions
+	if opts != nil {
+		o = *opts
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("apiauth: base URL must be an absolute http(s) URL: %w", ErrInvalidCredential)
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	base := o.Base
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	auth := &transport.Auth{
+		Base:           base,
+		Credential:     cred,
+		Origin:         u.Scheme + "://" + u.Host,
+		AllowedOrigins: o.AllowedOrigins,
+		AllowInsecure:  o.AllowInsecure,
+		TenantHeader:   o.TenantHeader,
+		Tenant:         o.Tenant,
+		Logger:         o.Logger,
+	}
+	if err := auth.Validate(); err != nil {
+		return nil, err
+	}
+	retry := o.Retry
+	if retry == nil {
+		retry = &transport.Retry{}
+	}
+	retry.Base = auth
+	if retry.Logger == nil {
+		retry.Logger = o.Logger
+	}
+	c := &Client{
+		base:   u,
+		hc:     &http.Client{Transport: retry, CheckRedirect: auth.CheckRedirect, Timeout: o.Timeout},
+		ua:     o.UserAgent,
+		maxErr: o.MaxErrorBody,
+	}
+	if c.ua == "" {
+		c.ua = DefaultUserAgent
+	}
+	return c, nil
+}
+
+// HTTPClient returns a plain *http.Client carrying the client's whole stack,
+// for generated clients and other libraries. Its redirect policy follows at
+// most 10 hops, refuses an https-to-http downgrade, and follows redirects to
+// other origins without any credential or tenant header. It does not map
+// statuses to errors; use [CheckResponse] for that.
+func (c *Client) HTTPClient() *http.Client {
+	hc := *c.hc
+	return &hc
+}
+
+// BaseURL returns a copy of the client's base URL.
+func (c *Client) BaseURL() *url.URL {
+	u := *c.base
+	return &u
+}
+
+// NewRequest builds a request for path, relative to the base URL (its query
+// string is kept: "api/prompts?projectSlug=p"). A non-nil body is encoded as
+// JSON. An absolute URL is used as it is; the credential still goes only to
+// the base URL's origin.
+func (c *Client) NewRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
+	u, err := c.resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("apiauth: encoding request body: %w", err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
+	if err != nil {
+		return nil, fmt.Errorf("apiauth: building request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	return req, nil
+}
+
+func (c *Client) resolve(path string) (*url.URL, error) {
+	ref, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("apiauth: invalid request path: %w", ErrInvalidCredential)
+	}
+	if ref.IsAbs() {
+		return ref, nil
+	}
+	u := joinPath(c.base, ref.Path)
+	u.RawQuery = ref.RawQuery
+	return u, nil
+}
+
+// Response is an API answer with what apiauth read from it.
+type Response struct {
+	*http.Response
+	// RequestID is the server's request id, if it sent one.
+	RequestID string
+}
+
+// Do sends req through the client's stack. A 2xx answer's JSON body is
+// decoded into out (unless out is nil, when it is discarded); any other
+// answer becomes the error [CheckResponse] returns for it, so branch on it
+// with errors.Is and errors.As. Transport failures are wrapped with %w and
+// never show the URL's query string. The returned Response's body is always
+// closed; it is nil only when no response was received.
+func (c *Client) Do(req *http.Request, out any) (*Response, error) {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, c.transportError(req, err)
+	}
+	defer resp.Body.Close()
+	r := &Response{Response: resp, RequestID: requestID(resp.Header)}
+	if err := CheckResponseWithLimit(resp, c.maxErr); err != nil {
+		return r, err
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return r, nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil && !errors.Is(err, io.EOF) {
+		return r, fmt.Errorf("apiauth: %s %s: decoding response: %w", req.Method, req.URL.Path, describeJSONError(err))
+	}
+	return r, nil
+}
+
+// transportError unwraps net/http's *url.Error, whose message holds the
+// whole URL, query string included, and states the method and path instead.
+func (c *Client) transportError(req *http.Request, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && req.Context().Err() == nil {
+		return fmt.Errorf("apiauth: %s %s: timeout: %w", req.Method, req.URL.Path, err)
+	}
+	if strings.HasPrefix(err.Error(), "apiauth: ") {
+		return err
+	}
+	return fmt.Errorf("apiauth: %s %s: %w", req.Method, req.URL.Path, err)
+}
+
+// Get sends GET path and decodes the JSON answer into out.
+func (c *Client) Get(ctx context.Context, path string, out any) (*Response, error) {
+	return c.call(ctx, http.MethodGet, path, nil, out)
+}
+
+// Post sends POST path with in encoded as JSON and decodes the answer into
+// out.
+func (c *Client) Post(ctx context.Context, path string, in, out any) (*Response, error) {
+	return c.call(ctx, http.MethodPost, path, in, out)
+}
+
+// Delete sends DELETE path and decodes any JSON answer into out.
+func (c *Client) Delete(ctx context.Context, path string, out any) (*Response, error) {
+	return c.call(ctx, http.MethodDelete, path, nil, out)
+}
+
+func (c *Client) call(ctx context.Context, method, path string, in, out any) (*Response, error) {
+	req, err := c.NewRequest(ctx, method, path, in)
+	if err != nil {
+		return nil, err
+	}
+	return c.Do(req, out)
+}
+
+// CloseIdleConnections closes idle connections of the client's transport.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// WithTenant returns a copy of ctx carrying a per-request tenant or
+// organization override, sent in the client's TenantHeader. An empty tenant
+// clears any override further up the context. It is
+// [transport.WithTenant].
+func WithTenant(ctx context.Context, tenant string) context.Context {
+	return transport.WithTenant(ctx, tenant)
+}
