@@ -209,22 +209,31 @@ func TestFaultHang(t *testing.T) {
 	artosToken(t, srv, apiauthtest.ArtosUserID)
 }
 
-func TestFaultHangReleasedByClose(t *testing.T) {
-	srv := apiauthtest.Start(apiauthtest.Config{})
-	srv.FailRequests(1, apiauthtest.Fault{Hang: true})
-	errc := make(chan error, 1)
-	go func() {
-		_, err := doErr(context.Background(), srv.Client(), "GET", srv.URL(apiauthtest.Artos)+"/api/v1/search/status", "")
-		errc <- err
-	}()
-	for srv.Stats().Artos.Faults == 0 {
-		time.Sleep(time.Millisecond)
+// TestCloseDropsHeldRequests: requests held by a hang fault or by latency
+// end with a dropped connection (not an empty 200) when the server closes.
+func TestCloseDropsHeldRequests(t *testing.T) {
+	for name, hold := range map[string]func(*apiauthtest.Server){
+		"hang fault": func(s *apiauthtest.Server) { s.FailRequests(1, apiauthtest.Fault{Hang: true}) },
+		"latency":    func(s *apiauthtest.Server) { s.SetLatency(time.Hour) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := apiauthtest.Start(apiauthtest.Config{})
+			hold(srv)
+			errc := make(chan error, 1)
+			go func() {
+				_, err := doErr(context.Background(), srv.Client(), "GET", srv.URL(apiauthtest.Artos)+"/api/v1/search/status", "")
+				errc <- err
+			}()
+			for srv.Stats().Artos.Requests == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			srv.Close()
+			if err := <-errc; err == nil {
+				t.Error("a held request got an answer after Close, want a dropped connection")
+			}
+			srv.Close() // twice is harmless
+		})
 	}
-	srv.Close()
-	if err := <-errc; err == nil {
-		t.Error("a request hanging when the server closed got an answer, want a dropped connection")
-	}
-	srv.Close() // twice is harmless
 }
 
 func TestFaultResetConnection(t *testing.T) {
@@ -241,22 +250,6 @@ func TestFaultResetConnection(t *testing.T) {
 	do(t, srv, "GET", srv.URL(apiauthtest.AudiModal)+"/v1/health", "", bearerH(apiauthtest.AudiModalLiveKey)...).want(t, http.StatusOK, "")
 	if st := srv.Stats().AudiModal; st.Faults != 1 || st.Requests != 2 {
 		t.Errorf("Stats().AudiModal = %+v", st)
-	}
-}
-
-func TestLatencyReleasedByClose(t *testing.T) {
-	srv := apiauthtest.Start(apiauthtest.Config{Latency: time.Hour})
-	errc := make(chan error, 1)
-	go func() {
-		_, err := doErr(context.Background(), srv.Client(), "GET", srv.URL(apiauthtest.Artos)+"/api/v1/search/status", "")
-		errc <- err
-	}()
-	for srv.Stats().Artos.Requests == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	srv.Close()
-	if err := <-errc; err == nil {
-		t.Error("a delayed request got an answer after Close, want a dropped connection")
 	}
 }
 
