@@ -94,11 +94,34 @@ type TokenStore interface {
 	StoreToken(ctx context.Context, key string, tok *Token) error
 }
 
-// MemoryStore is an in-process [TokenStore]: caches sharing one MemoryStore
-// and key share their tokens. The zero value is ready to use and safe for
-// concurrent use.
+// TokenLocker is implemented by a [TokenStore] that can serialize refreshes
+// between caches, for example with a lock in Redis. LockToken waits while
+// another holder has the lock for key, until ctx ends; the lock must expire
+// by itself (a lease) if its holder dies. The returned function releases it.
+type TokenLocker interface {
+	LockToken(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// MemoryStore is an in-process [TokenStore] and [TokenLocker]: caches
+// sharing one MemoryStore and key share their tokens and make one refresh
+// between them. The zero value is ready to use and safe for concurrent use.
 type MemoryStore struct {
-	m sync.Map // key -> *Token
+	m     sync.Map // key -> *Token
+	locks sync.Map // key -> chan struct{} (a one-slot semaphore)
+}
+
+// LockToken takes the refresh lock for key, waiting until it is free or
+// ctx ends.
+func (s *MemoryStore) LockToken(ctx context.Context, key string) (func(), error) {
+	v, _ := s.locks.LoadOrStore(key, make(chan struct{}, 1))
+	sem := v.(chan struct{})
+	select {
+	case sem <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-sem }) }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("apiauth: waiting for the token lock: %w", ctx.Err())
+	}
 }
 
 // LoadToken returns the token stored under key, or nil.
@@ -202,6 +225,8 @@ type TokenCache struct {
 	next     time.Time // no refresh before this after a failure
 	lastErr  error
 	closed   bool
+	// storeDown is set after a store failure was logged.
+	storeDown atomic.Bool
 	// staleTimer clears the current entry's fresh flag at its staleAt.
 	staleTimer *time.Timer
 
@@ -387,11 +412,6 @@ func (c *TokenCache) run(f *flight, prev *entry) {
 	if adopted == nil {
 		return
 	}
-	if c.opts.Store != nil && !fromStore {
-		if err := c.opts.Store.StoreToken(ctx, c.opts.StoreKey, tok); err != nil {
-			c.log(slog.LevelWarn, "token store save failed", slog.String("error", err.Error()))
-		}
-	}
 	c.log(slog.LevelDebug, "token refreshed", slog.Time("expiry", adopted.expiry), slog.Bool("from_store", fromStore))
 	if c.opts.OnToken != nil {
 		c.opts.OnToken(tok)
@@ -422,19 +442,43 @@ func (c *TokenCache) failLocked(f *flight, prev *entry, cause error, now time.Ti
 		slog.Int("failures", c.failures), slog.Time("next", c.next))
 }
 
-// fetch gets a new token: from the store when another cache already stored
-// one newer than prev that is not stale, else from the source.
+// fetch gets a new token. With a store, it first looks there: another
+// cache (another process, in a fleet) may have stored a token newer than
+// prev that is not yet stale, which is adopted as it is. If the store can
+// lock ([TokenLocker]), the lookup and the refresh happen under its lock, so
+// that one cache in the fleet refreshes and the others adopt its token; a
+// stored token newer than prev but already stale is the one renewed, as its
+// refresh token is the live one. A store that fails is logged and bypassed:
+// the cache then refreshes on its own.
 func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromStore bool, err error) {
+	var base *Token
+	if prev != nil {
+		base = prev.tok
+	}
 	if s := c.opts.Store; s != nil {
+		if l, ok := s.(TokenLocker); ok {
+			unlock, err := l.LockToken(ctx, c.opts.StoreKey)
+			if err != nil {
+				c.storeFailed("lock", err)
+			} else {
+				defer unlock()
+			}
+		}
 		st, err := s.LoadToken(ctx, c.opts.StoreKey)
-		if err == nil && st != nil && st.AccessToken != "" && (prev == nil || st.AccessToken != prev.tok.AccessToken) {
+		if err != nil {
+			c.storeFailed("load", err)
+		} else if c.storeDown.Swap(false) {
+			c.log(slog.LevelInfo, "token store available again")
+		}
+		if err == nil && st != nil && st.AccessToken != "" && (base == nil || st.AccessToken != base.AccessToken) {
 			if e := c.newEntry(st, time.Now()); time.Now().Before(e.staleAt) {
 				return st, true, nil
 			}
+			base = st
 		}
 	}
-	if r, ok := c.src.(TokenRenewer); ok && prev != nil {
-		tok, err = r.RenewToken(ctx, prev.tok)
+	if r, ok := c.src.(TokenRenewer); ok && base != nil {
+		tok, err = r.RenewToken(ctx, base)
 	} else {
 		tok, err = c.src.Token(ctx)
 	}
@@ -444,7 +488,27 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		err = fmt.Errorf("%w (%w)", err, ctx.Err())
 	}
+	if err == nil && c.opts.Store != nil {
+		// Save before the lock is released, with the expiry worked out
+		// here, so the next holder sees this token and its schedule.
+		saved := *tok
+		if exp, ok := tokenExpiry(tok, time.Now(), c.opts.MaxTokenSize); ok {
+			saved.Expiry = exp
+		} else {
+			saved.Expiry = time.Now().Add(c.opts.DefaultLifetime)
+		}
+		if err := c.opts.Store.StoreToken(ctx, c.opts.StoreKey, &saved); err != nil {
+			c.storeFailed("save", err)
+		}
+	}
 	return tok, false, err
+}
+
+// storeFailed logs a store failure, once until the store works again.
+func (c *TokenCache) storeFailed(op string, err error) {
+	if c.storeDown.CompareAndSwap(false, true) {
+		c.log(slog.LevelWarn, "token store unavailable, refreshing locally", slog.String("op", op), slog.String("error", err.Error()))
+	}
 }
 
 // publishLocked makes e the current entry, fresh until its staleAt. c.mu

@@ -421,3 +421,41 @@ type rtFunc func(*http.Request) (*http.Response, error)
 func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// Four caches (four replicas, in one process) share a MemoryStore in front of
+// a login server with single-use refresh tokens: one login in all, one
+// refresh per expiry in all, no refresh token rejected.
+func TestCachesSharingAStoreRefreshOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := &singleUseServer{life: time.Hour, live: map[string]bool{}}
+		store := &MemoryStore{}
+		var caches []*TokenCache
+		for range 4 {
+			src, _ := NewLoginSource("https://api.audimodal.test/audimodal", Login{Email: "a@b.c", Password: "secure_password"},
+				&SourceOptions{HTTPClient: handlerClient(srv)})
+			c := NewTokenCache(src, &CacheOptions{Store: store, StoreKey: "audimodal:a@b.c"})
+			defer c.Close()
+			caches = append(caches, c)
+		}
+		var wg sync.WaitGroup
+		deadline := time.Now().Add(5*time.Hour + 30*time.Minute)
+		for i := range 40 {
+			c := caches[i%4]
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					if _, err := c.Token(context.Background()); err != nil {
+						t.Errorf("Token: %v", err)
+						return
+					}
+					time.Sleep(11 * time.Second)
+				}
+			})
+		}
+		wg.Wait()
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		if srv.logins != 1 || srv.rejected != 0 || srv.refreshes < 5 || srv.refreshes > 6 {
+			t.Fatalf("logins = %d, refreshes = %d, rejected = %d; want 1, 5 or 6 (one per expiry), 0", srv.logins, srv.refreshes, srv.rejected)
+		}
+	})
+}
