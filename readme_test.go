@@ -1,10 +1,13 @@
 package apiauth
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/apiauth/apiauth/transport"
 )
 
 // TestREADMEDefaults checks the README's table of defaults against the code.
@@ -33,13 +36,19 @@ func TestREADMEDefaults(t *testing.T) {
 		return strconv.FormatInt(n>>10, 10) + " KiB"
 	}
 	want := map[string]string{
-		"`CacheOptions.RefreshAhead`":             DefaultRefreshAhead.String(),
-		"`CacheOptions.ExpiryMargin`":             DefaultExpiryMargin.String(),
-		"`CacheOptions.DefaultLifetime`":          DefaultLifetime.String(),
-		"`CacheOptions.RefreshTimeout`":           DefaultRefreshTimeout.String(),
-		"`CacheOptions.MinBackoff`, `MaxBackoff`": DefaultMinBackoff.String() + " to " + DefaultMaxBackoff.String(),
-		"`ClientOptions.MaxErrorBody`":            mib(DefaultMaxErrorBody),
-		"`SourceOptions.MaxResponseSize`":         mib(DefaultMaxTokenResponse),
+		"`CacheOptions.RefreshAhead`":                DefaultRefreshAhead.String(),
+		"`CacheOptions.ExpiryMargin`":                DefaultExpiryMargin.String(),
+		"`CacheOptions.DefaultLifetime`":             DefaultLifetime.String(),
+		"`CacheOptions.RefreshTimeout`":              DefaultRefreshTimeout.String(),
+		"`CacheOptions.MinBackoff`, `MaxBackoff`":    DefaultMinBackoff.String() + " to " + DefaultMaxBackoff.String(),
+		"`transport.Retry.MaxAttempts`":              strconv.Itoa(transport.DefaultRetryMaxAttempts),
+		"`transport.Retry.MinBackoff`, `MaxBackoff`": transport.DefaultRetryMinBackoff.String() + " to " + transport.DefaultRetryMaxBackoff.String(),
+		"`transport.Retry.MaxWait`":                  transport.DefaultRetryMaxWait.String(),
+		"`transport.Retry.MaxBufferedBody`":          mib(transport.DefaultRetryMaxBufferedBody),
+		"`transport.RetryBudget`": fmt.Sprintf("%d, %d, %d", transport.DefaultBudgetCapacity, transport.DefaultBudgetRetryCost,
+			transport.DefaultBudgetTimeoutCost),
+		"`ClientOptions.MaxErrorBody`":    mib(DefaultMaxErrorBody),
+		"`SourceOptions.MaxResponseSize`": mib(DefaultMaxTokenResponse),
 	}
 	for where, w := range want {
 		got, ok := rows[where]

@@ -4,10 +4,14 @@ import "sync"
 
 // Defaults of [RetryBudget], used for zero fields.
 const (
-	retryBudgetDefaultCapacity    = 500
-	retryBudgetDefaultRetryCost   = 5
-	retryBudgetDefaultTimeoutCost = 10
-	retryBudgetDefaultRefund      = 1
+	// DefaultBudgetCapacity is the number of tokens a budget starts with.
+	DefaultBudgetCapacity = 500
+	// DefaultBudgetRetryCost is what a retry takes from the budget.
+	DefaultBudgetRetryCost = 5
+	// DefaultBudgetTimeoutCost is what a retry after a timeout takes.
+	DefaultBudgetTimeoutCost = 10
+	// DefaultBudgetRefund is what a first-attempt success gives back.
+	DefaultBudgetRefund = 1
 )
 
 // RetryBudget is a token bucket that bounds how many retries a [Retry] layer
@@ -48,7 +52,7 @@ type RetryBudget struct {
 }
 
 func (b *RetryBudget) capacity() int {
-	return retryOr(b.Capacity, retryBudgetDefaultCapacity)
+	return retryOr(b.Capacity, DefaultBudgetCapacity)
 }
 
 // startLocked fills the bucket on first use. b.mu must be held.
@@ -70,9 +74,9 @@ func (b *RetryBudget) Available() int {
 // acquire takes the cost of one retry from the bucket. It returns the number
 // of tokens taken and false, taking nothing, when the bucket holds too few.
 func (b *RetryBudget) acquire(timeout bool) (int, bool) {
-	cost := retryOr(b.RetryCost, retryBudgetDefaultRetryCost)
+	cost := retryOr(b.RetryCost, DefaultBudgetRetryCost)
 	if timeout {
-		cost = retryOr(b.TimeoutCost, retryBudgetDefaultTimeoutCost)
+		cost = retryOr(b.TimeoutCost, DefaultBudgetTimeoutCost)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -88,7 +92,7 @@ func (b *RetryBudget) acquire(timeout bool) (int, bool) {
 // success that took no retry).
 func (b *RetryBudget) release(n int) {
 	if n == 0 {
-		n = retryOr(b.SuccessRefund, retryBudgetDefaultRefund)
+		n = retryOr(b.SuccessRefund, DefaultBudgetRefund)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

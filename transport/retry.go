@@ -25,11 +25,17 @@ import (
 // Defaults of [Retry], used for zero fields. TestRetryDocumentedDefaults
 // checks that the field documentation states these values.
 const (
-	retryDefaultMaxAttempts     = 4
-	retryDefaultMinBackoff      = 250 * time.Millisecond
-	retryDefaultMaxBackoff      = 10 * time.Second
-	retryDefaultMaxWait         = 60 * time.Second
-	retryDefaultMaxBufferedBody = 1 << 20 // 1 MiB
+	// DefaultRetryMaxAttempts is the number of attempts, the first included.
+	DefaultRetryMaxAttempts = 4
+	// DefaultRetryMinBackoff is the first backoff step.
+	DefaultRetryMinBackoff = 250 * time.Millisecond
+	// DefaultRetryMaxBackoff caps the backoff.
+	DefaultRetryMaxBackoff = 10 * time.Second
+	// DefaultRetryMaxWait is the longest server-supplied wait slept.
+	DefaultRetryMaxWait = 60 * time.Second
+	// DefaultRetryMaxBufferedBody is the largest request body copied for
+	// replay when GetBody is nil.
+	DefaultRetryMaxBufferedBody = 1 << 20 // 1 MiB
 
 	// retryPeekLimit bounds how much of a 429 or 503 body is read to find
 	// a retry_after field.
@@ -218,7 +224,7 @@ func (r *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	maxAttempts := r.MaxAttempts
 	if maxAttempts == 0 {
-		maxAttempts = retryDefaultMaxAttempts
+		maxAttempts = DefaultRetryMaxAttempts
 	}
 	key := ""
 	if r.AddIdempotencyKey && !retryIdempotentMethod(req.Method) && !retryHasKey(req.Header) {
@@ -341,15 +347,15 @@ func (r *Retry) wait(ctx context.Context, resp *http.Response, attempt int) (tim
 	if sw, ok := retryServerWait(resp, time.Now()); ok && sw > 0 {
 		maxWait := r.MaxWait
 		if maxWait == 0 {
-			maxWait = retryDefaultMaxWait
+			maxWait = DefaultRetryMaxWait
 		}
 		if maxWait < 0 || sw > maxWait {
 			return 0, fmt.Sprintf("server asks to wait %s, more than MaxWait", sw)
 		}
 		wait = sw
 	} else {
-		minB := retryOr(r.MinBackoff, retryDefaultMinBackoff)
-		maxB := retryOr(r.MaxBackoff, retryDefaultMaxBackoff)
+		minB := retryOr(r.MinBackoff, DefaultRetryMinBackoff)
+		maxB := retryOr(r.MaxBackoff, DefaultRetryMaxBackoff)
 		if r.Backoff != nil {
 			wait = r.Backoff(minB, maxB, attempt-1, resp)
 		} else {
@@ -625,7 +631,7 @@ func (r *Retry) replayableBody(req *http.Request) (retryBody, error) {
 	}
 	limit := r.MaxBufferedBody
 	if limit == 0 {
-		limit = retryDefaultMaxBufferedBody
+		limit = DefaultRetryMaxBufferedBody
 	}
 	n := req.ContentLength
 	if n <= 0 || limit < 0 || n > limit {

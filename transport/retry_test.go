@@ -1047,16 +1047,16 @@ func TestRetryDocumentedDefaults(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"Retry.MaxAttempts":         fmt.Sprintf("Zero means %d ", retryDefaultMaxAttempts),
-		"Retry.MinBackoff":          fmt.Sprintf("Zero means %v;", time.Duration(retryDefaultMinBackoff)),
-		"Retry.MaxBackoff":          fmt.Sprintf("Zero means %v;", time.Duration(retryDefaultMaxBackoff)),
-		"Retry.MaxWait":             fmt.Sprintf("Zero means %ds;", retryDefaultMaxWait/time.Second),
-		"Retry.MaxBufferedBody":     fmt.Sprintf("Zero means\n%d MiB;", retryDefaultMaxBufferedBody>>20),
-		"Retry.Budget":              fmt.Sprintf("(%d tokens, %d per retry, %d per retry after\na timeout)", retryBudgetDefaultCapacity, retryBudgetDefaultRetryCost, retryBudgetDefaultTimeoutCost),
-		"RetryBudget.Capacity":      fmt.Sprintf("Zero means %d.", retryBudgetDefaultCapacity),
-		"RetryBudget.RetryCost":     fmt.Sprintf("Zero means %d.", retryBudgetDefaultRetryCost),
-		"RetryBudget.TimeoutCost":   fmt.Sprintf("Zero means %d.", retryBudgetDefaultTimeoutCost),
-		"RetryBudget.SuccessRefund": fmt.Sprintf("Zero means %d.", retryBudgetDefaultRefund),
+		"Retry.MaxAttempts":         fmt.Sprintf("Zero means %d ", DefaultRetryMaxAttempts),
+		"Retry.MinBackoff":          fmt.Sprintf("Zero means %v;", time.Duration(DefaultRetryMinBackoff)),
+		"Retry.MaxBackoff":          fmt.Sprintf("Zero means %v;", time.Duration(DefaultRetryMaxBackoff)),
+		"Retry.MaxWait":             fmt.Sprintf("Zero means %ds;", DefaultRetryMaxWait/time.Second),
+		"Retry.MaxBufferedBody":     fmt.Sprintf("Zero means\n%d MiB;", DefaultRetryMaxBufferedBody>>20),
+		"Retry.Budget":              fmt.Sprintf("(%d tokens, %d per retry, %d per retry after\na timeout)", DefaultBudgetCapacity, DefaultBudgetRetryCost, DefaultBudgetTimeoutCost),
+		"RetryBudget.Capacity":      fmt.Sprintf("Zero means %d.", DefaultBudgetCapacity),
+		"RetryBudget.RetryCost":     fmt.Sprintf("Zero means %d.", DefaultBudgetRetryCost),
+		"RetryBudget.TimeoutCost":   fmt.Sprintf("Zero means %d.", DefaultBudgetTimeoutCost),
+		"RetryBudget.SuccessRefund": fmt.Sprintf("Zero means %d.", DefaultBudgetRefund),
 	}
 	flat := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 	for field, text := range want {
@@ -1064,7 +1064,7 @@ func TestRetryDocumentedDefaults(t *testing.T) {
 			t.Errorf("doc of %s does not state %q:\n%s", field, text, fieldDocs[field])
 		}
 	}
-	limit := retryBudgetDefaultCapacity / retryBudgetDefaultRetryCost // retries a failing server gets from a full budget
+	limit := DefaultBudgetCapacity / DefaultBudgetRetryCost // retries a failing server gets from a full budget
 	if !strings.Contains(flat(typeDocs["RetryBudget"]), fmt.Sprintf("at most %d retries", limit)) {
 		t.Errorf("RetryBudget doc does not state %d retries", limit)
 	}
