@@ -240,13 +240,20 @@ func (r *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 	next := body.first
 	taken := 0 // budget tokens taken by the retry in flight
 	for attempt := 1; ; attempt++ {
-		out := req.Clone(ctx)
-		out.Body = next
-		if body.buffered {
-			out.GetBody = body.get
-		}
-		if key != "" {
-			out.Header.Set("Idempotency-Key", key)
+		// The first attempt of a request this layer has nothing to change
+		// in (no buffered body, no added key) goes out as it is: the layers
+		// below clone before they change anything. Later attempts need a
+		// clone carrying the replayed body.
+		out := req
+		if attempt > 1 || body.buffered || key != "" || next != req.Body {
+			out = req.Clone(ctx)
+			out.Body = next
+			if body.buffered {
+				out.GetBody = body.get
+			}
+			if key != "" {
+				out.Header.Set("Idempotency-Key", key)
+			}
 		}
 		resp, err := base.RoundTrip(out)
 		if err != nil && resp != nil {
@@ -623,8 +630,7 @@ type retryBody struct {
 // closes req.Body when it returns an error.
 func (r *Retry) replayableBody(req *http.Request) (retryBody, error) {
 	if req.Body == nil || req.Body == http.NoBody {
-		b := req.Body
-		return retryBody{first: b, get: func() (io.ReadCloser, error) { return b, nil }}, nil
+		return retryBody{first: req.Body, get: retryNoBody}, nil
 	}
 	if req.GetBody != nil {
 		return retryBody{first: req.Body, get: req.GetBody}, nil
@@ -652,6 +658,10 @@ func (r *Retry) replayableBody(req *http.Request) (retryBody, error) {
 	first, _ := get()
 	return retryBody{first: first, get: get, buffered: true}, nil
 }
+
+// retryNoBody is the replay function of a request without a body; a
+// package-level function, so that such requests cost no closure.
+func retryNoBody() (io.ReadCloser, error) { return http.NoBody, nil }
 
 // retryUUID returns a random (version 4) UUID.
 func retryUUID() string {
