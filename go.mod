@@ -6,3 +6,10 @@ require (
 	github.com/dunglas/httpsfv v1.1.2
 	go.uber.org/goleak v1.3.0
 )
+
+require (
+	github.com/hashicorp/go-retryablehttp v0.7.8
+	golang.org/x/time v0.14.0
+)
+
+require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
