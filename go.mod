@@ -4,11 +4,8 @@ go 1.25
 
 require (
 	github.com/dunglas/httpsfv v1.1.2
-	go.uber.org/goleak v1.3.0
-)
-
-require (
 	github.com/hashicorp/go-retryablehttp v0.7.8
+	go.uber.org/goleak v1.3.0
 	golang.org/x/time v0.14.0
 )
 

@@ -35,26 +35,33 @@ type Limiter interface {
 
 // Pace is an [http.RoundTripper] that keeps requests inside the rate limit a
 // server advertises in its response headers (see [ParseRateLimit]), so that
-// they are not answered with 429.
+// they are not answered with 429. It is the rate-limit layer of the apiauth
+// stack, and works on its own over any Base.
 //
 // Pace keeps one state per request host and credential identity. From each
-// answer it learns how many requests are left, when the window resets and
-// how long a window is, and counts the requests still in flight against the
-// budget: with three requests left and sixteen goroutines calling, three go
-// out before the reset. It spreads what is left evenly over the time until
-// the reset instead of spending it at the start of each window, and, once it
-// knows the window length, never goes faster than [Pace.Utilization] of the
-// advertised rate. When a server turns out to weigh the previous window's
-// usage (a sliding-window limiter, whose budget comes back gradually rather
-// than at the advertised reset), Pace models the budget as refilling
-// continuously instead of waiting for the reset. When nothing is left, a
-// request waits until the reset, or fails at once with a [*RateLimitError]
-// (without touching the network) if that is more than [Pace.MaxWait] away.
+// answer it learns how many requests are left and when the window resets,
+// and it counts the requests still in flight against what is left: with
+// three requests left and sixteen goroutines calling, three go out before
+// the reset. When nothing is left, a request waits until the reset, or fails
+// at once with a [*RateLimitError] (without touching the network) if that is
+// more than [Pace.MaxWait] away.
 //
-// Until the first answer for a key arrives, and after each reset until the
-// answer to the first request of the new window arrives, Pace sends one
-// request at a time (for at most a second each) and holds the rest, so that a
-// burst of goroutines cannot overrun a budget it has not seen yet.
+// Pace paces rather than bursts. It spreads what is left evenly over the
+// time until the reset, and never goes faster than [Pace.Utilization] of
+// Limit per window. It learns the window from a RateLimit-Policy w parameter
+// or from how far the reset moves forward when a new window opens (until it
+// knows, it assumes a window of at least a second), and the moment windows
+// change from when the reset first moves. At each new window it checks whether the server counts
+// the previous window's usage against the new one: a sliding-window limiter,
+// whose budget comes back gradually rather than at the advertised reset.
+// For such a server, a Remaining of 0 does not mean "wait for the reset":
+// Pace then models the budget as refilling continuously at Limit per window
+// and keeps its steady pace, backing off briefly if it is refused anyway.
+//
+// Until the first answer for a key arrives, and after a reset until an
+// answer tells the new budget, Pace sends one request at a time (holding the
+// others for at most a second) so that a burst of goroutines cannot overrun
+// a budget it has not seen.
 //
 // Pace never modifies the request, closes the request body when it returns
 // early, and returns a nil error whenever it got a response, whatever its
@@ -69,9 +76,10 @@ type Pace struct {
 	// (the default itself is never modified).
 	Base http.RoundTripper
 
-	// MaxWait is the longest single pause Pace takes. Zero means
-	// [DefaultPaceMaxWait] (60 s); a negative value means no limit other
-	// than the request's context.
+	// MaxWait is the longest single pause Pace takes, whether for a reset
+	// or for pacing; a longer one fails the request with a
+	// [*RateLimitError]. Zero means [DefaultPaceMaxWait] (60 s); a negative
+	// value means no limit other than the request's context.
 	MaxWait time.Duration
 
 	// MaxKeys bounds the number of host + identity states kept; the least
@@ -89,10 +97,10 @@ type Pace struct {
 	// the server-driven pacing.
 	Limiter Limiter
 
-	// Utilization is the share of the advertised rate (Limit per Window)
-	// that steady pacing aims for, and the share of the remaining budget it
-	// plans to spend before the reset. Zero, or a value outside (0, 1],
-	// means [DefaultPaceUtilization] (0.97).
+	// Utilization is the share of the advertised rate (Limit per window)
+	// that steady pacing aims for; until the window is known it is also the
+	// share of a window's quota Pace plans to spend before the reset. Zero,
+	// or a value outside (0, 1], means [DefaultPaceUtilization] (0.97).
 	Utilization float64
 
 	// Parse tunes how the limit headers are read; see [ParseOptions].

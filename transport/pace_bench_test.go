@@ -52,7 +52,7 @@ func BenchmarkRateLimitedThroughput(b *testing.B) {
 }
 
 func benchThroughput(b *testing.B, sliding bool, clientName string) {
-	lim := &windowLimiter{limit: benchLimit, window: benchWindow, sliding: sliding}
+	lim := &rlWindowLimiter{limit: benchLimit, window: benchWindow, sliding: sliding}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lim.respond(time.Now(), w)
 	}))

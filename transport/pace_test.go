@@ -28,15 +28,15 @@ import (
 // *rate.Limiter is a Limiter.
 var _ Limiter = (*rate.Limiter)(nil)
 
-// trackedBody records whether it was closed.
-type trackedBody struct {
+// rlBody records whether it was closed.
+type rlBody struct {
 	io.Reader
 	closed atomic.Bool
 }
 
-func (b *trackedBody) Close() error { b.closed.Store(true); return nil }
+func (b *rlBody) Close() error { b.closed.Store(true); return nil }
 
-func newGet(t *testing.T, ctx context.Context, url string) *http.Request {
+func rlGet(t *testing.T, ctx context.Context, url string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -45,7 +45,7 @@ func newGet(t *testing.T, ctx context.Context, url string) *http.Request {
 	return req
 }
 
-func drain(resp *http.Response) {
+func rlDrain(resp *http.Response) {
 	if resp != nil {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
@@ -59,7 +59,7 @@ func TestPaceSixteenWorkersThreeLeft(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now() // a whole second in the bubble
 		reset := start.Add(time.Second)
-		lim := &windowLimiter{limit: 10, window: time.Second}
+		lim := &rlWindowLimiter{limit: 10, window: time.Second}
 		lim.preload(start, 7)
 		base := rtFunc(func(req *http.Request) (*http.Response, error) {
 			time.Sleep(10 * time.Millisecond) // on the way to the server
@@ -73,7 +73,7 @@ func TestPaceSixteenWorkersThreeLeft(t *testing.T) {
 		var tooMany atomic.Int32
 		for range 16 {
 			wg.Go(func() {
-				resp, err := p.RoundTrip(newGet(t, t.Context(), "https://api.example.com/v1/files"))
+				resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/v1/files"))
 				if err != nil {
 					t.Errorf("RoundTrip: %v", err)
 					return
@@ -81,7 +81,7 @@ func TestPaceSixteenWorkersThreeLeft(t *testing.T) {
 				if resp.StatusCode == http.StatusTooManyRequests {
 					tooMany.Add(1)
 				}
-				drain(resp)
+				rlDrain(resp)
 			})
 		}
 		wg.Wait()
@@ -112,18 +112,18 @@ func TestPaceFailsFastPastMaxWait(t *testing.T) {
 		reset := time.Now().Add(time.Hour)
 		var calls atomic.Int64
 		p := &Pace{
-			Base: headerResponse(&calls, http.StatusTooManyRequests,
+			Base: rlHeaderResponse(&calls, http.StatusTooManyRequests,
 				"X-RateLimit-Limit", "1000", "X-RateLimit-Remaining", "0",
 				"X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10)),
 			MaxWait: time.Minute,
 		}
-		resp, err := p.RoundTrip(newGet(t, t.Context(), "https://api.example.com/v1/files"))
+		resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/v1/files"))
 		if err != nil || resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("first RoundTrip = %v, %v; want the 429 response and a nil error", resp, err)
 		}
-		drain(resp)
+		rlDrain(resp)
 
-		body := &trackedBody{Reader: strings.NewReader(`{"name":"x"}`)}
+		body := &rlBody{Reader: strings.NewReader(`{"name":"x"}`)}
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://api.example.com/v1/files", body)
 		began := time.Now()
 		resp, err = p.RoundTrip(req)
@@ -161,17 +161,17 @@ func TestPaceWaitsForReset(t *testing.T) {
 		var calls atomic.Int64
 		var waits []time.Duration
 		p := &Pace{
-			Base: headerResponse(&calls, http.StatusOK,
+			Base: rlHeaderResponse(&calls, http.StatusOK,
 				"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0",
 				"X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10)),
 			OnWait: func(req *http.Request, d time.Duration) { waits = append(waits, d) },
 		}
 		for range 2 {
-			resp, err := p.RoundTrip(newGet(t, t.Context(), "https://api.example.com/v1/files"))
+			resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/v1/files"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			drain(resp)
+			rlDrain(resp)
 		}
 		if got := time.Since(start); got != 5*time.Second {
 			t.Errorf("second request went after %v, want 5s (the reset)", got)
@@ -191,21 +191,21 @@ func TestPaceWaitEndsWithContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reset := time.Now().Add(30 * time.Second)
 		var calls atomic.Int64
-		p := &Pace{Base: headerResponse(&calls, http.StatusTooManyRequests,
+		p := &Pace{Base: rlHeaderResponse(&calls, http.StatusTooManyRequests,
 			"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0",
 			"X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))}
-		resp, err := p.RoundTrip(newGet(t, t.Context(), "https://api.example.com/"))
+		resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		drain(resp)
+		rlDrain(resp)
 
 		ctx, cancel := context.WithCancel(t.Context())
 		var wg sync.WaitGroup
 		for range 2 {
 			wg.Go(func() {
 				began := time.Now()
-				body := &trackedBody{Reader: strings.NewReader("x")}
+				body := &rlBody{Reader: strings.NewReader("x")}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "https://api.example.com/", body)
 				_, err := p.RoundTrip(req)
 				if !errors.Is(err, context.Canceled) {
@@ -225,7 +225,7 @@ func TestPaceWaitEndsWithContext(t *testing.T) {
 
 		dctx, dcancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 		defer dcancel()
-		_, err = p.RoundTrip(newGet(t, dctx, "https://api.example.com/"))
+		_, err = p.RoundTrip(rlGet(t, dctx, "https://api.example.com/"))
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("RoundTrip error = %v, want one wrapping context.DeadlineExceeded", err)
 		}
@@ -239,17 +239,17 @@ func TestPaceWaitEndsWithContext(t *testing.T) {
 // recently used.
 func TestPaceStateIsBounded(t *testing.T) {
 	for _, tt := range []struct{ maxKeys, want int }{{0, DefaultPaceMaxKeys}, {100, 100}} {
-		p := &Pace{Base: headerResponse(nil, http.StatusOK, "X-RateLimit-Remaining", "5"), MaxKeys: tt.maxKeys}
+		p := &Pace{Base: rlHeaderResponse(nil, http.StatusOK, "X-RateLimit-Remaining", "5"), MaxKeys: tt.maxKeys}
 		for i := range 10000 {
 			host := fmt.Sprintf("h%d.example.com", i)
 			if i%10 == 0 {
 				host = "hot.example.com"
 			}
-			resp, err := p.RoundTrip(newGet(t, t.Context(), "https://"+host+"/"))
+			resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://"+host+"/"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			drain(resp)
+			rlDrain(resp)
 		}
 		p.mu.Lock()
 		n, l := len(p.keys), p.lru.Len()
@@ -274,16 +274,16 @@ func TestPaceKeysByCredential(t *testing.T) {
 			if req.Header.Get("Authorization") == "Bearer sk_live_exhausted" {
 				remaining = "0"
 			}
-			return headerResponse(nil, http.StatusOK,
+			return rlHeaderResponse(nil, http.StatusOK,
 				"X-RateLimit-Limit", "100", "X-RateLimit-Remaining", remaining, "X-RateLimit-Reset", reset)(req)
 		})
 		var hosts []string
 		p := &Pace{Base: base, OnRateLimit: func(host string, rl RateLimit) { hosts = append(hosts, host) }}
 		do := func(key string) error {
-			req := newGet(t, t.Context(), "https://api.example.com/v1/files")
+			req := rlGet(t, t.Context(), "https://api.example.com/v1/files")
 			req.Header.Set("Authorization", "Bearer "+key)
 			resp, err := p.RoundTrip(req)
-			drain(resp)
+			rlDrain(resp)
 			return err
 		}
 		if err := do("sk_live_exhausted"); err != nil {
@@ -315,7 +315,7 @@ func TestPaceKeysByCredential(t *testing.T) {
 
 func TestDefaultIdentity(t *testing.T) {
 	req := func(kv ...string) *http.Request {
-		r := newGet(t, t.Context(), "https://api.example.com/")
+		r := rlGet(t, t.Context(), "https://api.example.com/")
 		for i := 0; i+1 < len(kv); i += 2 {
 			r.Header.Set(kv[i], kv[i+1])
 		}
@@ -343,16 +343,16 @@ func TestPaceDoesNotMutateRequest(t *testing.T) {
 	var seen *http.Request
 	p := &Pace{Base: rtFunc(func(req *http.Request) (*http.Response, error) {
 		seen = req
-		return headerResponse(nil, http.StatusOK, "X-RateLimit-Remaining", "5", "X-RateLimit-Reset", "30")(req)
+		return rlHeaderResponse(nil, http.StatusOK, "X-RateLimit-Remaining", "5", "X-RateLimit-Reset", "30")(req)
 	})}
-	req := newGet(t, t.Context(), "https://api.example.com/v1/files?page=2")
+	req := rlGet(t, t.Context(), "https://api.example.com/v1/files?page=2")
 	req.Header.Set("Authorization", "Bearer sk_test_abc")
 	want := req.Clone(req.Context())
 	resp, err := p.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	drain(resp)
+	rlDrain(resp)
 	if req.URL.String() != want.URL.String() || req.Method != want.Method || !reflect.DeepEqual(req.Header, want.Header) {
 		t.Errorf("request changed: %v %v %v", req.Method, req.URL, req.Header)
 	}
@@ -367,24 +367,24 @@ func TestPaceLimiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int64
 		p := &Pace{
-			Base:    headerResponse(&calls, http.StatusOK),
+			Base:    rlHeaderResponse(&calls, http.StatusOK),
 			Limiter: rate.NewLimiter(rate.Every(100*time.Millisecond), 1),
 		}
 		start := time.Now()
 		for range 3 {
-			resp, err := p.RoundTrip(newGet(t, t.Context(), "https://api.example.com/"))
+			resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			drain(resp)
+			rlDrain(resp)
 		}
 		if got := time.Since(start); got != 200*time.Millisecond {
 			t.Errorf("three requests at 10/s took %v, want 200ms", got)
 		}
 
 		errLimit := errors.New("limiter says no")
-		p2 := &Pace{Base: headerResponse(&calls, http.StatusOK), Limiter: limiterFunc(func(context.Context) error { return errLimit })}
-		body := &trackedBody{Reader: strings.NewReader("x")}
+		p2 := &Pace{Base: rlHeaderResponse(&calls, http.StatusOK), Limiter: rlLimiterFunc(func(context.Context) error { return errLimit })}
+		body := &rlBody{Reader: strings.NewReader("x")}
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://api.example.com/", body)
 		if _, err := p2.RoundTrip(req); !errors.Is(err, errLimit) {
 			t.Errorf("RoundTrip error = %v, want one wrapping the limiter's", err)
@@ -398,9 +398,9 @@ func TestPaceLimiter(t *testing.T) {
 	})
 }
 
-type limiterFunc func(context.Context) error
+type rlLimiterFunc func(context.Context) error
 
-func (f limiterFunc) Wait(ctx context.Context) error { return f(ctx) }
+func (f rlLimiterFunc) Wait(ctx context.Context) error { return f(ctx) }
 
 // A transport error passes through untouched and does not hold back the
 // next request.
@@ -413,41 +413,41 @@ func TestPaceBaseErrorDoesNotWedge(t *testing.T) {
 			if n == 1 {
 				return nil, errDial
 			}
-			return headerResponse(nil, http.StatusOK, "X-RateLimit-Remaining", "1", "X-RateLimit-Reset", "60")(req)
+			return rlHeaderResponse(nil, http.StatusOK, "X-RateLimit-Remaining", "1", "X-RateLimit-Reset", "60")(req)
 		})}
-		if _, err := p.RoundTrip(newGet(t, t.Context(), "https://api.example.com/")); err != errDial {
+		if _, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/")); err != errDial {
 			t.Errorf("RoundTrip error = %v, want the Base's error itself", err)
 		}
 		start := time.Now()
-		resp, err := p.RoundTrip(newGet(t, t.Context(), "https://api.example.com/"))
+		resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		drain(resp)
+		rlDrain(resp)
 		if waited := time.Since(start); waited != 0 {
 			t.Errorf("request after a transport error waited %v", waited)
 		}
 	})
 }
 
-// scenario describes a simulated run: 16 workers calling through one or
+// paceScenario describes a simulated run: 16 workers calling through one or
 // more Pace layers (one per simulated process sharing the key) for ten
-// windows against a windowLimiter, in a synctest bubble.
-type scenario struct {
+// windows against an rlWindowLimiter, in a synctest bubble.
+type paceScenario struct {
 	sliding bool
 	limit   int
 	window  time.Duration
 	phase   time.Duration // how far into a window the run starts
 	rtt     time.Duration
 	clients int // Pace layers sharing the key; 0 means 1
-	respond func(*windowLimiter, time.Time, http.ResponseWriter)
+	respond func(*rlWindowLimiter, time.Time, http.ResponseWriter)
 }
 
 // run plays the scenario and returns the server's limiter, the first Pace,
 // goodput/limit and limited/op.
-func (sc scenario) run(t *testing.T) (lim *windowLimiter, p *Pace, goodput, limited float64) {
+func (sc paceScenario) run(t *testing.T) (lim *rlWindowLimiter, p *Pace, goodput, limited float64) {
 	const windows = 10
-	lim = &windowLimiter{limit: sc.limit, window: sc.window, sliding: sc.sliding}
+	lim = &rlWindowLimiter{limit: sc.limit, window: sc.window, sliding: sc.sliding}
 	time.Sleep(time.Until(time.Now().Truncate(sc.window).Add(sc.window + sc.phase)))
 	start := time.Now()
 	lim.stopAt = start.Add(windows * sc.window)
@@ -455,7 +455,7 @@ func (sc scenario) run(t *testing.T) (lim *windowLimiter, p *Pace, goodput, limi
 	for i := range paces {
 		paces[i] = &Pace{Base: rtFunc(func(req *http.Request) (*http.Response, error) {
 			time.Sleep(sc.rtt / 2)
-			rec := newMemResponse(req)
+			rec := rlNewMemResponse(req)
 			sc.respond(lim, time.Now(), rec)
 			time.Sleep(sc.rtt / 2)
 			return rec.response(), nil
@@ -468,12 +468,12 @@ func (sc scenario) run(t *testing.T) (lim *windowLimiter, p *Pace, goodput, limi
 		p := paces[i%len(paces)]
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				resp, err := p.RoundTrip(newGet(t, ctx, "https://api.example.com/v1/files"))
+				resp, err := p.RoundTrip(rlGet(t, ctx, "https://api.example.com/v1/files"))
 				if err != nil && ctx.Err() == nil {
 					t.Errorf("RoundTrip: %v", err)
 					return
 				}
-				drain(resp)
+				rlDrain(resp)
 			}
 		})
 	}
@@ -484,10 +484,10 @@ func (sc scenario) run(t *testing.T) (lim *windowLimiter, p *Pace, goodput, limi
 	return lim, paces[0], goodput, limited
 }
 
-func (l *windowLimiter) respondXRateLimit(now time.Time, w http.ResponseWriter) { l.respond(now, w) }
+func (l *rlWindowLimiter) respondXRateLimit(now time.Time, w http.ResponseWriter) { l.respond(now, w) }
 
 // respondIETF answers with the IETF draft -08 fields instead.
-func (l *windowLimiter) respondIETF(now time.Time, w http.ResponseWriter) {
+func (l *rlWindowLimiter) respondIETF(now time.Time, w http.ResponseWriter) {
 	ok, remaining, reset := l.take(now)
 	w.Header().Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, l.limit, int(l.window.Seconds())))
 	t := int(math.Ceil(reset.Sub(now).Seconds()))
@@ -506,19 +506,19 @@ func TestPaceKeepsUnderFixedAndSlidingWindows(t *testing.T) {
 		sliding bool
 		limit   int
 		window  time.Duration
-		respond func(*windowLimiter, time.Time, http.ResponseWriter)
+		respond func(*rlWindowLimiter, time.Time, http.ResponseWriter)
 	}{
 		// Epoch-seconds resets on one-second windows, as in the benchmark.
-		{"fixed/x-ratelimit", false, 50, time.Second, (*windowLimiter).respondXRateLimit},
-		{"sliding/x-ratelimit", true, 50, time.Second, (*windowLimiter).respondXRateLimit},
+		{"fixed/x-ratelimit", false, 50, time.Second, (*rlWindowLimiter).respondXRateLimit},
+		{"sliding/x-ratelimit", true, 50, time.Second, (*rlWindowLimiter).respondXRateLimit},
 		// Whole seconds until the reset jitter by up to a second, so the
 		// windows are longer here.
-		{"fixed/ietf", false, 100, 10 * time.Second, (*windowLimiter).respondIETF},
-		{"sliding/ietf", true, 100, 10 * time.Second, (*windowLimiter).respondIETF},
+		{"fixed/ietf", false, 100, 10 * time.Second, (*rlWindowLimiter).respondIETF},
+		{"sliding/ietf", true, 100, 10 * time.Second, (*rlWindowLimiter).respondIETF},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				sc := scenario{sliding: tt.sliding, limit: tt.limit, window: tt.window, phase: tt.window / 3,
+				sc := paceScenario{sliding: tt.sliding, limit: tt.limit, window: tt.window, phase: tt.window / 3,
 					rtt: time.Millisecond, respond: tt.respond}
 				lim, p, goodput, limited := sc.run(t)
 				t.Logf("goodput/limit %.3f, limited/op %.4f", goodput, limited)
@@ -572,8 +572,8 @@ func TestPaceStartPhaseAndLatency(t *testing.T) {
 				name := fmt.Sprintf("sliding=%v/rtt=%v/phase=%v", sliding, rtt, phase)
 				t.Run(name, func(t *testing.T) {
 					synctest.Test(t, func(t *testing.T) {
-						sc := scenario{sliding: sliding, limit: 50, window: time.Second, phase: phase, rtt: rtt,
-							respond: (*windowLimiter).respondXRateLimit}
+						sc := paceScenario{sliding: sliding, limit: 50, window: time.Second, phase: phase, rtt: rtt,
+							respond: (*rlWindowLimiter).respondXRateLimit}
 						_, _, goodput, limited := sc.run(t)
 						if limited > 0.01 || goodput < 0.95 {
 							t.Errorf("goodput/limit %.3f, limited/op %.4f; want >= 0.95 and <= 0.01", goodput, limited)
@@ -585,10 +585,10 @@ func TestPaceStartPhaseAndLatency(t *testing.T) {
 	}
 }
 
-// respondDelta answers with X-RateLimit-Reset as whole seconds until the
+// rlRespondDelta answers with X-RateLimit-Reset as whole seconds until the
 // reset (Envoy style), rounded up or down.
-func respondDelta(roundUp bool) func(*windowLimiter, time.Time, http.ResponseWriter) {
-	return func(l *windowLimiter, now time.Time, w http.ResponseWriter) {
+func rlRespondDelta(roundUp bool) func(*rlWindowLimiter, time.Time, http.ResponseWriter) {
+	return func(l *rlWindowLimiter, now time.Time, w http.ResponseWriter) {
 		ok, remaining, reset := l.take(now)
 		secs := reset.Sub(now).Seconds()
 		if roundUp {
@@ -610,8 +610,8 @@ func TestPaceDeltaResets(t *testing.T) {
 		for _, roundUp := range []bool{false, true} {
 			t.Run(fmt.Sprintf("sliding=%v/roundUp=%v", sliding, roundUp), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					sc := scenario{sliding: sliding, limit: 100, window: 10 * time.Second, phase: 3 * time.Second,
-						rtt: 2 * time.Millisecond, respond: respondDelta(roundUp)}
+					sc := paceScenario{sliding: sliding, limit: 100, window: 10 * time.Second, phase: 3 * time.Second,
+						rtt: 2 * time.Millisecond, respond: rlRespondDelta(roundUp)}
 					_, p, goodput, limited := sc.run(t)
 					if limited > 0.01 || goodput < 0.95 {
 						t.Errorf("goodput/limit %.3f, limited/op %.4f; want >= 0.95 and <= 0.01", goodput, limited)
@@ -632,8 +632,8 @@ func TestPaceDeltaResets(t *testing.T) {
 // remaining count holds both back, so few of their requests earn a 429.
 func TestPaceSharedKeyFixedWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		sc := scenario{limit: 50, window: time.Second, phase: 300 * time.Millisecond, rtt: time.Millisecond,
-			clients: 2, respond: (*windowLimiter).respondXRateLimit}
+		sc := paceScenario{limit: 50, window: time.Second, phase: 300 * time.Millisecond, rtt: time.Millisecond,
+			clients: 2, respond: (*rlWindowLimiter).respondXRateLimit}
 		_, _, goodput, limited := sc.run(t)
 		t.Logf("goodput/limit %.3f, limited/op %.4f", goodput, limited)
 		if limited > 0.05 || goodput < 0.95 {
@@ -659,16 +659,16 @@ func TestPaceLogIsRedacted(t *testing.T) {
 		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		reset := strconv.FormatInt(time.Now().Add(2*time.Second).Unix(), 10)
 		p := &Pace{
-			Base: headerResponse(nil, http.StatusTooManyRequests,
+			Base: rlHeaderResponse(nil, http.StatusTooManyRequests,
 				"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", reset),
 			Logger:  logger,
 			MaxWait: time.Second,
 		}
 		for range 2 {
-			req := newGet(t, t.Context(), "https://api.example.com/v1/files?api_key=qwerty")
+			req := rlGet(t, t.Context(), "https://api.example.com/v1/files?api_key=qwerty")
 			req.Header.Set("Authorization", "Bearer sk_live_topsecret")
 			resp, _ := p.RoundTrip(req)
-			drain(resp)
+			rlDrain(resp)
 		}
 		out := buf.String()
 		for _, want := range []string{"apiauth: rate limit: snapshot", "apiauth: rate limit: request refused", "host=api.example.com"} {
@@ -692,7 +692,7 @@ func TestPaceDocumentedDefaults(t *testing.T) {
 	if p.cfg.maxWait != DefaultPaceMaxWait || p.cfg.maxKeys != DefaultPaceMaxKeys || p.cfg.util != DefaultPaceUtilization {
 		t.Errorf("zero Pace config = %+v", p.cfg)
 	}
-	docs := fieldDocs(t, "pace.go", "Pace")
+	docs := rlFieldDocs(t, "pace.go", "Pace")
 	for field, want := range map[string]string{
 		"MaxWait":     fmt.Sprintf("(%d s)", int(DefaultPaceMaxWait.Seconds())),
 		"MaxKeys":     fmt.Sprintf("(%d)", DefaultPaceMaxKeys),
@@ -711,7 +711,7 @@ func TestPaceDocumentedDefaults(t *testing.T) {
 	}
 }
 
-func fieldDocs(t *testing.T, file, typ string) map[string]string {
+func rlFieldDocs(t *testing.T, file, typ string) map[string]string {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ParseComments)
 	if err != nil {
@@ -731,4 +731,113 @@ func fieldDocs(t *testing.T, file, typ string) map[string]string {
 		return false
 	})
 	return docs
+}
+
+// MaxWait bounds pacing pauses too; a negative MaxWait waits as long as the
+// context allows.
+func TestPaceMaxWaitVariants(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Ten requests per 10 s window, nine left: once the first answer
+		// is in, one request goes at once and the next is due about a
+		// second later, past a 10 ms MaxWait.
+		p := &Pace{
+			Base: rlHeaderResponse(nil, http.StatusOK, "RateLimit", `"default";r=9;t=10`,
+				"RateLimit-Policy", `"default";q=10;w=10`),
+			MaxWait: 10 * time.Millisecond,
+		}
+		for range 2 {
+			resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rlDrain(resp)
+		}
+		_, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/"))
+		var rle *RateLimitError
+		if !errors.As(err, &rle) || rle.RetryAfter < time.Second || rle.MaxWait != 10*time.Millisecond {
+			t.Errorf("paced request past MaxWait: error %v (%+v), want a *RateLimitError with a wait over 1s", err, rle)
+		}
+
+		// Nothing left for an hour, no maximum: the request waits until its
+		// context ends.
+		reset := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+		p = &Pace{
+			Base: rlHeaderResponse(nil, http.StatusTooManyRequests,
+				"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", reset),
+			MaxWait: -1,
+		}
+		resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rlDrain(resp)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		defer cancel()
+		began := time.Now()
+		_, err = p.RoundTrip(rlGet(t, ctx, "https://api.example.com/"))
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) != 5*time.Minute {
+			t.Errorf("unbounded wait ended after %v with %v, want the context's 5m deadline", time.Since(began), err)
+		}
+	})
+}
+
+// An answer that left before the current snapshot was read cannot raise
+// the remaining count of the same window.
+func TestPaceEntryIgnoresOverTakenAnswer(t *testing.T) {
+	t0 := time.Unix(1640991600, 0)
+	reset := t0.Add(time.Minute)
+	e := &paceEntry{}
+	snap := func(remaining int64) RateLimit {
+		return RateLimit{Limit: 100, Remaining: remaining, Used: -1, Reset: reset, Present: true}
+	}
+	e.inflight = 2
+	e.complete(t0.Add(20*time.Millisecond), paceTicket{sent: t0.Add(10 * time.Millisecond)}, 200, snap(5), ResetEpochSeconds)
+	e.complete(t0.Add(30*time.Millisecond), paceTicket{sent: t0}, 200, snap(8), ResetEpochSeconds)
+	if e.remaining != 5 || e.inflight != 0 {
+		t.Errorf("remaining %d, in flight %d; want 5 and 0", e.remaining, e.inflight)
+	}
+	// A newer answer may raise it (the server granted more).
+	e.complete(t0.Add(50*time.Millisecond), paceTicket{sent: t0.Add(40 * time.Millisecond)}, 200, snap(50), ResetEpochSeconds)
+	if e.remaining != 50 {
+		t.Errorf("remaining %d after a newer answer, want 50", e.remaining)
+	}
+}
+
+// Under the sliding model a 429 backs off from one refill interval,
+// doubling, and one success ends the back-off.
+func TestPaceEntrySlidingBackoff(t *testing.T) {
+	t0 := time.Unix(1640991600, 0)
+	c := &paceConfig{maxWait: time.Minute, maxKeys: 1, util: 0.97}
+	e := &paceEntry{limited: true, sliding: true, limit: 50, window: time.Second, remaining: 0,
+		reset: t0.Add(time.Second), resetRaw: t0.Add(time.Second), observed: t0, basis: t0}
+	rl := RateLimit{Limit: 50, Remaining: 0, Used: 50, Reset: t0.Add(time.Second), Present: true}
+	for i, want := range []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond} {
+		now := t0.Add(time.Duration(i) * time.Millisecond)
+		e.inflight++
+		e.complete(now, paceTicket{sent: now}, http.StatusTooManyRequests, rl, ResetEpochSeconds)
+		if d, err := e.decide(now, c); d != want || err != nil {
+			t.Errorf("after %d refusals: wait %v (%v), want %v", i+1, d, err, want)
+		}
+	}
+	e.inflight++
+	e.complete(t0.Add(100*time.Millisecond), paceTicket{sent: t0.Add(99 * time.Millisecond)}, http.StatusOK, rl, ResetEpochSeconds)
+	if e.strikes != 0 {
+		t.Errorf("strikes %d after a success, want 0", e.strikes)
+	}
+}
+
+// Requests in flight count against what is left: with three left and three
+// in flight, the next request waits for the reset.
+func TestPaceEntryCountsInFlight(t *testing.T) {
+	t0 := time.Unix(1640991600, 0)
+	c := &paceConfig{maxWait: time.Minute, maxKeys: 1, util: 0.97}
+	e := &paceEntry{seen: true, limited: true, limit: 10, remaining: 3, inflight: 3,
+		reset: t0.Add(30 * time.Second), resetRaw: t0.Add(30 * time.Second), observed: t0, basis: t0}
+	if d, err := e.decide(t0, c); d != 30*time.Second || err != nil {
+		t.Errorf("three left, three in flight: wait %v (%v), want 30s", d, err)
+	}
+	e.inflight = 2
+	if d, err := e.decide(t0, c); d != 0 || err != nil {
+		t.Errorf("three left, two in flight: wait %v (%v), want 0", d, err)
+	}
 }

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// checkSnapshot asserts the invariants every parsed snapshot keeps, whatever
+// rlCheckSnapshot asserts the invariants every parsed snapshot keeps, whatever
 // the input.
-func checkSnapshot(t *testing.T, h http.Header, rl RateLimit, ok bool, now time.Time) {
+func rlCheckSnapshot(t *testing.T, h http.Header, rl RateLimit, ok bool, now time.Time) {
 	t.Helper()
 	if ok != rl.Present {
 		t.Fatalf("ok = %v but Present = %v for %v", ok, rl.Present, h)
@@ -44,7 +44,7 @@ func FuzzParseXRateLimit(f *testing.F) {
 	f.Add("10, 10;w=60", "9", "45", "", "")
 	f.Add("", "3", "Sat, 01 Jan 2022 00:00:00 GMT", "", "")
 	f.Add("lots", "-4", "1e309", "2.5", "search")
-	now := parseNow
+	now := rlParseNow
 	f.Fuzz(func(t *testing.T, limit, remaining, reset, used, resource string) {
 		h := http.Header{}
 		for k, v := range map[string]string{hdrXLimit: limit, hdrXRemaining: remaining, hdrXReset: reset, hdrXUsed: used, hdrXResource: resource} {
@@ -54,7 +54,7 @@ func FuzzParseXRateLimit(f *testing.F) {
 		}
 		for _, f := range []ResetFormat{ResetAuto, ResetEpochSeconds, ResetEpochMillis, ResetDelta} {
 			rl, ok := ParseRateLimit(h, now, ParseOptions{ResetFormat: f})
-			checkSnapshot(t, h, rl, ok, now)
+			rlCheckSnapshot(t, h, rl, ok, now)
 		}
 	})
 }
@@ -65,7 +65,7 @@ func FuzzParseRateLimitFields(f *testing.F) {
 	f.Add("100;window=60", "1", "30", "")
 	f.Add("100", "1", "30", "100;w=60")
 	f.Add("-1", "?0", "@1640995200", `"x";q=-5;w=0.5`)
-	now := parseNow
+	now := rlParseNow
 	f.Fuzz(func(t *testing.T, limit, remaining, reset, policy string) {
 		h := http.Header{}
 		for k, v := range map[string]string{hdrLimit: limit, hdrRemaining: remaining, hdrReset: reset, hdrPolicy: policy} {
@@ -74,7 +74,7 @@ func FuzzParseRateLimitFields(f *testing.F) {
 			}
 		}
 		rl, ok := ParseRateLimit(h, now, ParseOptions{})
-		checkSnapshot(t, h, rl, ok, now)
+		rlCheckSnapshot(t, h, rl, ok, now)
 	})
 }
 
@@ -84,7 +84,7 @@ func FuzzParseRateLimitStructured(f *testing.F) {
 	f.Add(`default;r=5;t=2`, `default;q=10;w=1`)
 	f.Add(`"burst";r=50;t=30, "daily";r=0;t=3600`, `"burst";q=100;w=60, "daily";q=1000;w=86400`)
 	f.Add(`("a" "b");r=1, x;r=9999999999999999;t=1e3`, `(1 2);w=3`)
-	now := parseNow
+	now := rlParseNow
 	f.Fuzz(func(t *testing.T, ratelimit, policy string) {
 		h := http.Header{}
 		if ratelimit != "" {
@@ -94,7 +94,7 @@ func FuzzParseRateLimitStructured(f *testing.F) {
 			h.Set(hdrPolicy, policy)
 		}
 		rl, ok := ParseRateLimit(h, now, ParseOptions{})
-		checkSnapshot(t, h, rl, ok, now)
+		rlCheckSnapshot(t, h, rl, ok, now)
 	})
 }
 

@@ -17,12 +17,12 @@ type rtFunc func(*http.Request) (*http.Response, error)
 
 func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// windowLimiter is a server-side rate limiter for tests and benchmarks:
+// rlWindowLimiter is a server-side rate limiter for tests and benchmarks:
 // limit requests per window, windows aligned to the clock, either a fixed
 // window or a sliding-window counter (the previous window's count weighted
 // by how much of it still overlaps the last window length, as Cloudflare and
 // go-chi/httprate do). Refused requests are not counted against the limit.
-type windowLimiter struct {
+type rlWindowLimiter struct {
 	limit   int
 	window  time.Duration
 	sliding bool
@@ -37,7 +37,7 @@ type windowLimiter struct {
 }
 
 // take decides on a request arriving at now.
-func (l *windowLimiter) take(now time.Time) (ok bool, remaining int, reset time.Time) {
+func (l *rlWindowLimiter) take(now time.Time) (ok bool, remaining int, reset time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	idx := now.UnixNano() / int64(l.window)
@@ -74,14 +74,14 @@ func (l *windowLimiter) take(now time.Time) (ok bool, remaining int, reset time.
 }
 
 // preload makes the window containing now start with used requests spent.
-func (l *windowLimiter) preload(now time.Time, used int) {
+func (l *rlWindowLimiter) preload(now time.Time, used int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.idx = now.UnixNano() / int64(l.window)
 	l.curr, l.prev = used, 0
 }
 
-func (l *windowLimiter) counts() (served, refused int) {
+func (l *rlWindowLimiter) counts() (served, refused int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.served, l.refused
@@ -90,7 +90,7 @@ func (l *windowLimiter) counts() (served, refused int) {
 // respond answers a request AudiModal-style: X-RateLimit-* headers with an
 // epoch-seconds reset, and on refusal a 429 with Retry-After and a
 // RATE_LIMIT_EXCEEDED body.
-func (l *windowLimiter) respond(now time.Time, w http.ResponseWriter) {
+func (l *rlWindowLimiter) respond(now time.Time, w http.ResponseWriter) {
 	ok, remaining, reset := l.take(now)
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(l.limit))
@@ -112,29 +112,29 @@ func (l *windowLimiter) respond(now time.Time, w http.ResponseWriter) {
 }
 
 // roundTrip serves req in memory, for use as a fake Base.
-func (l *windowLimiter) roundTrip(req *http.Request) (*http.Response, error) {
-	rec := newMemResponse(req)
+func (l *rlWindowLimiter) roundTrip(req *http.Request) (*http.Response, error) {
+	rec := rlNewMemResponse(req)
 	l.respond(time.Now(), rec)
 	return rec.response(), nil
 }
 
-// memResponse is a minimal in-memory http.ResponseWriter.
-type memResponse struct {
+// rlMemResponse is a minimal in-memory http.ResponseWriter.
+type rlMemResponse struct {
 	req    *http.Request
 	header http.Header
 	status int
 	body   strings.Builder
 }
 
-func newMemResponse(req *http.Request) *memResponse {
-	return &memResponse{req: req, header: http.Header{}, status: http.StatusOK}
+func rlNewMemResponse(req *http.Request) *rlMemResponse {
+	return &rlMemResponse{req: req, header: http.Header{}, status: http.StatusOK}
 }
 
-func (m *memResponse) Header() http.Header         { return m.header }
-func (m *memResponse) WriteHeader(code int)        { m.status = code }
-func (m *memResponse) Write(b []byte) (int, error) { return m.body.Write(b) }
+func (m *rlMemResponse) Header() http.Header         { return m.header }
+func (m *rlMemResponse) WriteHeader(code int)        { m.status = code }
+func (m *rlMemResponse) Write(b []byte) (int, error) { return m.body.Write(b) }
 
-func (m *memResponse) response() *http.Response {
+func (m *rlMemResponse) response() *http.Response {
 	return &http.Response{
 		StatusCode: m.status,
 		Status:     fmt.Sprintf("%d %s", m.status, http.StatusText(m.status)),
@@ -144,9 +144,9 @@ func (m *memResponse) response() *http.Response {
 	}
 }
 
-// headerResponse returns a fake Base answering every request with status and
+// rlHeaderResponse returns a fake Base answering every request with status and
 // the given header pairs, counting calls.
-func headerResponse(calls *atomic.Int64, status int, kv ...string) rtFunc {
+func rlHeaderResponse(calls *atomic.Int64, status int, kv ...string) rtFunc {
 	return func(req *http.Request) (*http.Response, error) {
 		if calls != nil {
 			calls.Add(1)
