@@ -207,8 +207,9 @@ func (p *Pace) RoundTrip(req *http.Request) (*http.Response, error) {
 		paceCloseBody(req)
 		return nil, err
 	}
-	resp, err := p.base.RoundTrip(req)
-	p.learn(e, tk, resp)
+	var resp *http.Response
+	defer func() { p.learn(e, tk, resp) }() // even if Base panics
+	resp, err = p.base.RoundTrip(req)
 	return resp, err
 }
 

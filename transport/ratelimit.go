@@ -25,10 +25,13 @@ type RateLimit struct {
 	// known, else -1.
 	Used int64
 	// Reset is when the window ends and, for a fixed-window limiter, the
-	// budget comes back in full; zero if unknown. It is on the local clock.
+	// budget comes back in full; zero if unknown. A reset sent as seconds
+	// until it is placed on the local clock; one sent as an epoch time is
+	// taken as is, so it is off by any difference between the two clocks.
 	Reset time.Time
-	// Window is the length of the quota window, from a RateLimit-Policy w
-	// parameter; zero if the server did not say.
+	// Window is the length of the quota window, from a w parameter (of
+	// RateLimit-Policy, or of a quota policy in RateLimit-Limit or
+	// X-RateLimit-Limit); zero if the server did not say.
 	Window time.Duration
 	// Resource names the limit: X-RateLimit-Resource (GitHub's "core",
 	// "search", ...) or the IETF policy name; empty if none.
