@@ -1,0 +1,324 @@
+package transport
+
+import (
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Defaults of the [Pace] fields, used when a field is zero.
+const (
+	// DefaultPaceMaxWait is the longest single pause Pace takes before it
+	// gives up with a [*RateLimitError].
+	DefaultPaceMaxWait = 60 * time.Second
+	// DefaultPaceMaxKeys is how many host + credential states Pace keeps.
+	DefaultPaceMaxKeys = 4096
+	// DefaultPaceUtilization is the share of the server's rate that steady
+	// pacing aims for, leaving room for clock and rounding differences.
+	DefaultPaceUtilization = 0.97
+)
+
+// Limiter is a client-side rate limiter that [Pace] consults before every
+// request. *rate.Limiter from golang.org/x/time/rate satisfies it. Wait blocks
+// until the request may go, and must return promptly with an error when ctx
+// is cancelled. Implementations must be safe for concurrent use.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Pace is an [http.RoundTripper] that keeps requests inside the rate limit a
+// server advertises in its response headers (see [ParseRateLimit]), so that
+// they are not answered with 429. It is the rate-limit layer of the apiauth
+// stack, and works on its own over any Base.
+//
+// Pace keeps one state per request host and credential identity. From each
+// answer it learns how many requests are left and when the window resets,
+// and it counts the requests still in flight against what is left: with
+// three requests left and sixteen goroutines calling, three go out before
+// the reset. When nothing is left, a request waits until the reset, or fails
+// at once with a [*RateLimitError] (without touching the network) if that is
+// more than [Pace.MaxWait] away.
+//
+// Pace paces rather than bursts. It spreads what is left evenly over the
+// time until the reset, and never goes faster than [Pace.Utilization] of
+// Limit per window. It learns the window from a RateLimit-Policy w parameter
+// or from how far the reset moves forward when a new window opens (until it
+// knows, it assumes a window of at least a second), and the moment windows
+// change from when the reset first moves. At each new window it checks whether the server counts
+// the previous window's usage against the new one: a sliding-window limiter,
+// whose budget comes back gradually rather than at the advertised reset.
+// For such a server, a Remaining of 0 does not mean "wait for the reset":
+// Pace then models the budget as refilling continuously at Limit per window
+// and keeps its steady pace, backing off briefly if it is refused anyway.
+//
+// Until the first answer for a key arrives, and after a reset until an
+// answer tells the new budget, Pace sends one request at a time (holding the
+// others for at most a second) so that a burst of goroutines cannot overrun
+// a budget it has not seen.
+//
+// Pace never modifies the request, closes the request body when it returns
+// early, and returns a nil error whenever it got a response, whatever its
+// status. Every pause ends as soon as the request's context is done, with an
+// error wrapping ctx.Err().
+//
+// The zero value is ready to use. A Pace is safe for concurrent use; its
+// fields must not change after the first request. It must not be copied
+// after first use.
+type Pace struct {
+	// Base sends the requests. Nil means a clone of http.DefaultTransport
+	// (the default itself is never modified).
+	Base http.RoundTripper
+
+	// MaxWait is the longest single pause Pace takes, whether for a reset
+	// or for pacing; a longer one fails the request with a
+	// [*RateLimitError]. Zero means [DefaultPaceMaxWait] (60 s); a negative
+	// value means no limit other than the request's context.
+	MaxWait time.Duration
+
+	// MaxKeys bounds the number of host + identity states kept; the least
+	// recently used is dropped first. Zero or negative means
+	// [DefaultPaceMaxKeys] (4096).
+	MaxKeys int
+
+	// Identity names the credential a request is sent with, so that two API
+	// keys calling one host get separate budgets. Nil means
+	// [DefaultIdentity]. The result is used as a map key, so it must not be
+	// the secret itself.
+	Identity func(*http.Request) string
+
+	// Limiter, when set, is waited on before every request, in addition to
+	// the server-driven pacing.
+	Limiter Limiter
+
+	// Utilization is the share of the advertised rate (Limit per window)
+	// that steady pacing aims for; until the window is known it is also the
+	// share of a window's quota Pace plans to spend before the reset. Zero,
+	// or a value outside (0, 1], means [DefaultPaceUtilization] (0.97).
+	Utilization float64
+
+	// Parse tunes how the limit headers are read; see [ParseOptions].
+	Parse ParseOptions
+
+	// OnRateLimit, when set, is called with the key's host (never the
+	// credential) and every snapshot parsed from a response. It runs on the
+	// request's goroutine after the state is updated and must not block.
+	OnRateLimit func(host string, rl RateLimit)
+
+	// OnWait, when set, is called before every pause Pace takes for a
+	// request, with the planned pause (a pause that a new answer cuts short
+	// may be followed by another call). It must not modify req.
+	OnWait func(req *http.Request, d time.Duration)
+
+	// Logger, when set, receives debug events for pauses and snapshots and
+	// a warning when a request is refused. They name the host, never a
+	// credential, path or query. Nil means no logging.
+	Logger *slog.Logger
+
+	initOnce sync.Once
+	base     http.RoundTripper
+	cfg      paceConfig
+
+	mu   sync.Mutex
+	keys map[string]*list.Element // of *paceEntry
+	lru  list.List                // front is most recently used
+}
+
+// DefaultIdentity is the default [Pace.Identity]: the first 16 bytes, in hex,
+// of the SHA-256 of the request's Authorization and X-Api-Key headers, or ""
+// when both are empty. Note that [Auth] sets these headers after Pace runs
+// when it sits below Pace in the stack; the root package then passes an
+// Identity that names the credential instead.
+func DefaultIdentity(req *http.Request) string {
+	a := req.Header.Get("Authorization")
+	k := req.Header.Get("X-Api-Key")
+	if a == "" && k == "" {
+		return ""
+	}
+	h := sha256.New()
+	h.Write([]byte(a))
+	h.Write([]byte{0})
+	h.Write([]byte(k))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// paceConfig holds the fields' effective values.
+type paceConfig struct {
+	maxWait time.Duration // negative: unlimited
+	maxKeys int
+	util    float64
+}
+
+func (p *Pace) init() {
+	p.initOnce.Do(func() {
+		p.base = p.Base
+		if p.base == nil {
+			if t, ok := http.DefaultTransport.(*http.Transport); ok {
+				p.base = t.Clone()
+			} else {
+				p.base = http.DefaultTransport
+			}
+		}
+		p.cfg = paceConfig{maxWait: p.MaxWait, maxKeys: p.MaxKeys, util: p.Utilization}
+		if p.cfg.maxWait == 0 {
+			p.cfg.maxWait = DefaultPaceMaxWait
+		}
+		if p.cfg.maxKeys <= 0 {
+			p.cfg.maxKeys = DefaultPaceMaxKeys
+		}
+		if !(p.cfg.util > 0 && p.cfg.util <= 1) {
+			p.cfg.util = DefaultPaceUtilization
+		}
+		p.keys = make(map[string]*list.Element)
+	})
+}
+
+// RoundTrip waits until the rate limit lets req go, sends it through Base
+// and learns from the answer.
+func (p *Pace) RoundTrip(req *http.Request) (*http.Response, error) {
+	p.init()
+	if req.URL == nil {
+		paceCloseBody(req)
+		return nil, errors.New("apiauth: rate limit: request has no URL")
+	}
+	ctx := req.Context()
+	if p.Limiter != nil {
+		if err := p.Limiter.Wait(ctx); err != nil {
+			paceCloseBody(req)
+			return nil, fmt.Errorf("apiauth: client-side rate limit: %w", err)
+		}
+	}
+	id := p.Identity
+	if id == nil {
+		id = DefaultIdentity
+	}
+	host := req.URL.Host
+	e := p.entry(host+"\x00"+id(req), host)
+
+	tk, err := p.admit(ctx, req, e)
+	if err != nil {
+		paceCloseBody(req)
+		return nil, err
+	}
+	var resp *http.Response
+	defer func() { p.learn(e, tk, resp) }() // even if Base panics
+	resp, err = p.base.RoundTrip(req)
+	return resp, err
+}
+
+// entry returns the state for key, creating it and evicting the least
+// recently used one as needed.
+func (p *Pace) entry(key, host string) *paceEntry {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if el, ok := p.keys[key]; ok {
+		p.lru.MoveToFront(el)
+		return el.Value.(*paceEntry)
+	}
+	e := &paceEntry{host: host, key: key, turn: make(chan struct{}, 1)}
+	p.keys[key] = p.lru.PushFront(e)
+	for p.lru.Len() > p.cfg.maxKeys {
+		old := p.lru.Back()
+		p.lru.Remove(old)
+		delete(p.keys, old.Value.(*paceEntry).key)
+	}
+	return e
+}
+
+// admit waits until e's state lets one more request go, and books it.
+// Requests for one key are admitted one at a time, in arrival order.
+func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (paceTicket, error) {
+	select {
+	case e.turn <- struct{}{}:
+	case <-ctx.Done():
+		return paceTicket{}, fmt.Errorf("apiauth: rate limit wait: %w", ctx.Err())
+	}
+	defer func() { <-e.turn }()
+
+	var lastUntil time.Time
+	for {
+		now := time.Now()
+		p.mu.Lock()
+		d, refused := e.decide(now, &p.cfg)
+		if d <= 0 {
+			tk := e.dispatch(now, &p.cfg)
+			p.mu.Unlock()
+			return tk, nil
+		}
+		changed := e.waitChan()
+		p.mu.Unlock()
+
+		if refused != nil {
+			p.log(ctx, slog.LevelWarn, "apiauth: rate limit: request refused", e.host, d)
+			return paceTicket{}, refused
+		}
+		// Report a pause once per planned end, not at every early wake-up.
+		if until := now.Add(d); until.Sub(lastUntil).Abs() > time.Millisecond {
+			lastUntil = until
+			if p.OnWait != nil {
+				p.OnWait(req, d)
+			}
+			p.log(ctx, slog.LevelDebug, "apiauth: rate limit: pause", e.host, d)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-changed:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return paceTicket{}, fmt.Errorf("apiauth: rate limit wait: %w", ctx.Err())
+		}
+	}
+}
+
+// learn updates e from the answer to a request admitted with tk.
+func (p *Pace) learn(e *paceEntry, tk paceTicket, resp *http.Response) {
+	now := time.Now()
+	status := 0
+	var rl RateLimit
+	var format ResetFormat
+	if resp != nil {
+		status = resp.StatusCode
+		rl, format = parseRateLimit(resp.Header, now, p.Parse)
+	}
+	p.mu.Lock()
+	e.complete(now, tk, status, rl, format)
+	p.mu.Unlock()
+	if !rl.Present {
+		return
+	}
+	if p.OnRateLimit != nil {
+		p.OnRateLimit(e.host, rl)
+	}
+	if p.Logger != nil && p.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		p.Logger.LogAttrs(context.Background(), slog.LevelDebug, "apiauth: rate limit: snapshot",
+			slog.String("host", e.host),
+			slog.Int("status", status),
+			slog.Int64("limit", rl.Limit),
+			slog.Int64("remaining", rl.Remaining),
+			slog.Time("reset", rl.Reset),
+			slog.Duration("window", rl.Window))
+	}
+}
+
+func (p *Pace) log(ctx context.Context, level slog.Level, msg, host string, d time.Duration) {
+	if p.Logger == nil || !p.Logger.Enabled(ctx, level) {
+		return
+	}
+	p.Logger.LogAttrs(ctx, level, msg, slog.String("host", host), slog.Duration("wait", d))
+}
+
+// paceCloseBody closes the body of a request that will not be sent.
+func paceCloseBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}

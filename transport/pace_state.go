@@ -1,0 +1,370 @@
+package transport
+
+import (
+	"math"
+	"net/http"
+	"time"
+)
+
+const (
+	// paceAnswerWait bounds how long requests hold back while the answer
+	// that would tell them the budget is pending (the first request to a
+	// key, or the first one after a reset).
+	paceAnswerWait = time.Second
+	// paceEmptyPause is how long a key with nothing left pauses when the
+	// server gives no reset in the future (no reset header, a reset already
+	// past on our clock, a bare 429): one second, the resolution of most
+	// reset headers.
+	paceEmptyPause = time.Second
+	// paceRollTolerance is how far a reset must move forward to count as a
+	// new window: epoch values are stable, values computed from "seconds
+	// until reset" jitter by up to a second between answers.
+	paceRollTolerance      = 500 * time.Millisecond
+	paceRollToleranceDelta = 1500 * time.Millisecond
+	// paceMinWindow is the window assumed while the real one is unknown:
+	// reset headers and policy windows count in whole seconds, so no
+	// window is shorter. It keeps a client that starts just before a reset
+	// from spending a whole window's budget in a few milliseconds.
+	paceMinWindow = time.Second
+)
+
+// paceTicket records one admitted request.
+type paceTicket struct {
+	sent time.Time
+}
+
+// paceEntry is the rate-limit state of one host + identity. All fields but
+// turn, host and key are guarded by Pace.mu.
+//
+// The state follows one of two models of the server. In the fixed-window
+// model (the default) the budget is Remaining until Reset and comes back in
+// full at Reset. In the sliding model, chosen when a new window opens with
+// usage carried over from the previous one, the budget refills continuously
+// at Limit per Window.
+type paceEntry struct {
+	host string
+	key  string
+	turn chan struct{} // holds a token while a request is being admitted
+
+	changed chan struct{} // closed when an answer arrives; nil if nobody waits
+
+	seen      bool  // an answer came back
+	limited   bool  // the last useful answer gave a remaining count
+	limit     int64 // requests per window; 0 if unknown
+	remaining int64
+	reset     time.Time // when the budget comes back; zero if unknown
+	resetRaw  time.Time // the reset as the server gave it, to spot new windows
+	anchor    time.Time // when the latest new window was first seen: a window edge is at or before it
+	winMin    time.Time // earliest reset seen in the current window
+	prevMin   time.Time // the same for the window before
+	observed  time.Time // when remaining was read
+	basis     time.Time // when the request that remaining counts was sent
+	window    time.Duration
+	policyWin bool // window came from RateLimit-Policy, not from learning
+	sliding   bool // the server carries usage over between windows
+	strikes   int  // 429 answers in a row
+	inflight  int
+	lastSent  time.Time
+	next      time.Time // earliest time of the next request (pacing)
+}
+
+func (e *paceEntry) waitChan() <-chan struct{} {
+	if e.changed == nil {
+		e.changed = make(chan struct{})
+	}
+	return e.changed
+}
+
+// decide says how long the next request must wait at now (zero or less: it
+// may go). A non-nil error means the wait is longer than the maximum and the
+// request must fail.
+func (e *paceEntry) decide(now time.Time, c *paceConfig) (time.Duration, *RateLimitError) {
+	at := e.next
+	switch {
+	case !e.limited:
+		if !e.seen {
+			at = paceLater(at, e.awaitAnswer(now, c))
+		}
+	case e.isSliding() && e.strikes > 0:
+		// Refused although the model said yes: back off from one refill
+		// interval, doubling, up to a window or the reset; one request at
+		// a time.
+		at = paceLater(at, e.awaitAnswer(now, c))
+		backoff := e.window / time.Duration(e.limit)
+		for i := 1; i < e.strikes && backoff < e.window; i++ {
+			backoff *= 2
+		}
+		t := e.observed.Add(min(backoff, e.window))
+		if e.reset.After(e.observed) && t.After(e.reset) {
+			t = e.reset
+		}
+		at = paceLater(at, t)
+	case e.isSliding():
+		if avail := e.slidingAvail(now); avail < 1 {
+			refill := (1 - avail) * float64(e.window) / float64(e.limit)
+			at = paceLater(at, now.Add(time.Duration(math.Ceil(refill))))
+		}
+	case !e.reset.IsZero() && !now.Before(e.reset) && e.rollLocally(now):
+		// A new window of a known fixed-window server: full budget.
+		if e.remaining-int64(e.inflight) <= 0 {
+			at = paceLater(at, e.reset)
+		}
+	case !e.reset.IsZero() && !now.Before(e.reset):
+		// The window is over; the new budget is unknown until an answer.
+		at = paceLater(at, e.awaitAnswer(now, c))
+	case e.remaining-int64(e.inflight) > 0:
+		// Budget left: only pacing applies.
+	case e.reset.IsZero():
+		// What is left is in flight and no reset is known: wait for answers.
+		at = paceLater(at, e.awaitAnswer(now, c))
+	default:
+		at = paceLater(at, e.reset)
+	}
+	if !at.After(now) {
+		return 0, nil
+	}
+	d := at.Sub(now)
+	if c.maxWait >= 0 && d > c.maxWait {
+		return d, &RateLimitError{Reset: at, RetryAfter: d, MaxWait: c.maxWait}
+	}
+	return d, nil
+}
+
+// rollLocally moves a fixed-window state whose reset has passed on to the
+// window that contains now, with the whole quota, and reports whether it
+// did. It does so only once the server has shown, at an earlier new window,
+// that it is a fixed-window server with a known window and quota, and has
+// not refused a request since; otherwise the next answer must tell.
+func (e *paceEntry) rollLocally(now time.Time) bool {
+	if e.anchor.IsZero() || e.window <= 0 || e.limit <= 0 || e.strikes > 0 {
+		return false
+	}
+	k := now.Sub(e.reset)/e.window + 1
+	e.reset = e.reset.Add(k * e.window)
+	e.remaining = e.limit
+	return true
+}
+
+// awaitAnswer returns until when a request should hold back while an answer
+// is pending: requests in flight and the last one sent recently. A zero time
+// means "go": this request then serves as the probe.
+func (e *paceEntry) awaitAnswer(now time.Time, c *paceConfig) time.Time {
+	if e.inflight == 0 {
+		return time.Time{}
+	}
+	wait := paceAnswerWait
+	if c.maxWait >= 0 && c.maxWait < wait {
+		wait = c.maxWait
+	}
+	if until := e.lastSent.Add(wait); until.After(now) {
+		return until
+	}
+	return time.Time{}
+}
+
+// dispatch books a request going out at now and schedules the next one.
+func (e *paceEntry) dispatch(now time.Time, c *paceConfig) paceTicket {
+	interval := e.steadyInterval(c)
+	if e.limited && !e.isSliding() && e.reset.After(now) {
+		// Spread what is left evenly over the time until the reset. Until
+		// the window is known, keep back the utilization margin of the
+		// quota: a sliding-window server would count a fully spent window
+		// against the start of the next one.
+		if avail := e.remaining - int64(e.inflight); avail >= 1 {
+			spend := float64(avail)
+			if e.window == 0 {
+				quota := spend
+				if e.limit > 0 {
+					quota = float64(e.limit)
+				}
+				spend = max(spend-(1-c.util)*quota, 1)
+			}
+			interval = max(interval, time.Duration(float64(e.reset.Sub(now))/spend))
+		}
+	}
+	e.inflight++
+	e.lastSent = now
+	// Count the next gap from when this request was due, not from when its
+	// timer fired: timers and wake-ups run late by a fraction of a
+	// millisecond, which would otherwise slow steady pacing by a few
+	// percent. After an idle spell longer than a gap, count from now.
+	from := now
+	if late := now.Sub(e.next); late >= 0 && late < interval {
+		from = e.next
+	}
+	e.next = from.Add(interval)
+	return paceTicket{sent: now}
+}
+
+// steadyInterval is the gap between requests that keeps to the utilization
+// share of Limit per Window (per paceMinWindow while the window is unknown);
+// zero while the limit is unknown.
+func (e *paceEntry) steadyInterval(c *paceConfig) time.Duration {
+	if e.limit <= 0 {
+		return 0
+	}
+	w := e.window
+	if w <= 0 {
+		w = paceMinWindow
+	}
+	return time.Duration(float64(w) / (c.util * float64(e.limit)))
+}
+
+func (e *paceEntry) isSliding() bool {
+	return e.sliding && e.limit > 0 && e.window > 0
+}
+
+// slidingAvail is the budget at now under the sliding model, net of the
+// requests in flight.
+func (e *paceEntry) slidingAvail(now time.Time) float64 {
+	// The refill runs from when the counted request reached the server to
+	// when this one will: with symmetric latency, from its sending to now.
+	refill := float64(now.Sub(e.basis)) * float64(e.limit) / float64(e.window)
+	r := math.Min(float64(e.limit), float64(e.remaining)+refill)
+	return r - float64(e.inflight)
+}
+
+// complete records the answer to a request admitted with tk: status is 0
+// when there was no response.
+func (e *paceEntry) complete(now time.Time, tk paceTicket, status int, rl RateLimit, format ResetFormat) {
+	e.inflight--
+	if status != 0 {
+		e.seen = true
+	}
+	if status >= 200 && status < 300 {
+		e.strikes = 0
+	}
+	switch {
+	case rl.Present && rl.Remaining >= 0:
+		e.apply(now, tk.sent, status, rl, format)
+	case status == http.StatusTooManyRequests:
+		// A refusal without a count: nothing is left until the reset, if
+		// one is given, else for a moment.
+		e.limited = true
+		e.strikes++
+		e.remaining = 0
+		e.observed, e.basis = now, tk.sent
+		e.reset = rl.Reset
+		if !e.reset.After(now) {
+			e.reset = now.Add(paceEmptyPause)
+		}
+	case rl.Present:
+		if rl.Limit > 0 {
+			e.limit = rl.Limit
+		}
+		if rl.Window > 0 {
+			e.window, e.policyWin = rl.Window, true
+		}
+	}
+	if e.changed != nil {
+		close(e.changed)
+		e.changed = nil
+	}
+}
+
+// apply takes in a snapshot with a remaining count, from a request sent at
+// sent and answered at now.
+func (e *paceEntry) apply(now, sent time.Time, status int, rl RateLimit, format ResetFormat) {
+	roll := false
+	tol := paceRollTolerance
+	if format == ResetDelta {
+		tol = paceRollToleranceDelta
+	}
+	if e.limited && !rl.Reset.IsZero() && !e.resetRaw.IsZero() {
+		adv := rl.Reset.Sub(e.resetRaw)
+		switch {
+		case adv > tol:
+			// A new window. Its start lies between this request's answer
+			// and the previous one.
+			roll = true
+			e.anchor = now
+			if !e.policyWin {
+				e.learnWindow(adv, tol, format)
+			}
+			e.prevMin, e.winMin = e.winMin, rl.Reset
+		case adv < -tol && sent.Before(e.observed):
+			// An answer from an earlier window, overtaken by a newer one.
+			return
+		}
+	}
+	if !roll && !rl.Reset.IsZero() && (e.winMin.IsZero() || rl.Reset.Before(e.winMin)) {
+		e.winMin = rl.Reset
+	}
+	if rl.Window > 0 {
+		e.window, e.policyWin = rl.Window, true
+	}
+	if rl.Limit > 0 {
+		e.limit = rl.Limit
+	}
+	r := rl.Remaining
+	switch {
+	case roll:
+		// A fixed-window server opens a window with only our own requests
+		// counted (at most this one and those still in flight); anything
+		// beyond that was carried over from the previous window.
+		if e.limit > 0 {
+			carry := e.limit - r - 1 - int64(e.inflight)
+			e.sliding = carry > max(2, e.limit/10)
+		}
+	case e.limited && !e.isSliding() && sent.Before(e.observed) && r > e.remaining:
+		// Same window, and this request left before the current snapshot
+		// was read: the lower count is the more recent truth.
+		r = e.remaining
+	}
+	if status == http.StatusTooManyRequests {
+		r = 0
+		e.strikes++
+	}
+	e.limited = true
+	e.remaining = r
+	e.observed = now
+	e.basis = sent
+	e.resetRaw = rl.Reset
+	e.reset = rl.Reset
+	if !e.anchor.IsZero() && e.window > 0 && !e.reset.IsZero() {
+		// A reset given in whole seconds until it lies up to a second
+		// late; the window edge seen at the last new window, moved on by
+		// whole windows, is closer (and never early).
+		k := now.Sub(e.anchor)/e.window + 1
+		if edge := e.anchor.Add(k * e.window); edge.Before(e.reset) && e.reset.Sub(edge) < tol {
+			e.reset = edge
+		}
+	}
+	if r <= 0 && !e.reset.After(now) {
+		e.reset = now.Add(paceEmptyPause)
+	}
+}
+
+// learnWindow updates the window length when the reset moved forward by adv
+// at the start of a new window. An epoch reset moves by exactly a window (or
+// by several, after a quiet spell: the smallest step wins). A reset computed
+// from whole seconds until it jitters by up to a second, so the window is
+// measured between the earliest resets of the last two windows, which
+// jitter alike; until two windows have been seen, it is guessed on the long
+// side.
+func (e *paceEntry) learnWindow(adv, tol time.Duration, format ResetFormat) {
+	if format != ResetDelta {
+		if e.window == 0 || adv < e.window {
+			e.window = adv
+		}
+		return
+	}
+	if !e.prevMin.IsZero() && !e.winMin.IsZero() {
+		// winMin and prevMin belong to the window just closed and the one
+		// before; trust their distance only if it matches this step.
+		if w := e.winMin.Sub(e.prevMin); w > 0 && (w-adv).Abs() <= tol {
+			e.window = w
+			return
+		}
+	}
+	if e.window == 0 {
+		e.window = adv + tol
+	}
+}
+
+func paceLater(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
