@@ -57,6 +57,20 @@ type ClientOptions struct {
 	// Base; do not share it between clients.
 	Retry *transport.Retry
 
+	// Pace configures the rate-limit layer. Nil means a [transport.Pace]
+	// with its defaults (requests paced from the server's limit headers,
+	// waits up to 60 s, then a [*RateLimitError]). NewClient takes ownership
+	// of it and sets its Base and, when nil, its Identity; do not share it
+	// between clients.
+	Pace *transport.Pace
+
+	// Identity names the credential for rate-limit bookkeeping (and, in a
+	// fleet, for the shared budget): requests with the same identity to the
+	// same host share one budget. It must not be a secret. Empty means one
+	// derived from the credential: a SHA-256 prefix of an API key or static
+	// token, never the key itself.
+	Identity string
+
 	// Timeout bounds each call of [Client.Do], retries and waits included.
 	// Zero means no bound beyond the request's context.
 	Timeout time.Duration
@@ -73,10 +87,11 @@ type ClientOptions struct {
 }
 
 // Client calls one API at one base URL with one credential. It is safe for
-// concurrent use. Every request goes through the same stack of layers,
-// which [Client.HTTPClient] also exposes: retry, then auth (origin and HTTPS
-// checks, credential, tenant override, one retry after a 401 with a fresh
-// token), then the base transport.
+// concurrent use. Every request goes through the same stack of layers
+// ([transport.New]), which [Client.HTTPClient] also exposes: retry, then
+// rate-limit pacing, then auth (origin and HTTPS checks, credential, tenant
+// override, one retry after a 401 with a fresh token), then the base
+// transport.
 type Client struct {
 	base   *url.URL
 	hc     *http.Client
@@ -102,7 +117,6 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	auth := &transport.Auth{
-		Base:           base,
 		Credential:     cred,
 		Origin:         u.Scheme + "://" + u.Host,
 		AllowedOrigins: o.AllowedOrigins,
@@ -111,20 +125,35 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 		Tenant:         o.Tenant,
 		Logger:         o.Logger,
 	}
-	if err := auth.Validate(); err != nil {
-		return nil, err
-	}
 	retry := o.Retry
 	if retry == nil {
 		retry = &transport.Retry{}
 	}
-	retry.Base = auth
 	if retry.Logger == nil {
 		retry.Logger = o.Logger
 	}
+	pace := o.Pace
+	if pace == nil {
+		pace = &transport.Pace{}
+	}
+	if pace.Logger == nil {
+		pace.Logger = o.Logger
+	}
+	if pace.Identity == nil {
+		id := o.Identity
+		if id == "" {
+			id = credentialIdentity(cred)
+		}
+		pace.Identity = func(*http.Request) string { return id }
+	}
+	stack := transport.New(transport.Layers{Retry: retry, Pace: pace, Auth: auth, Base: base})
+	// Validate after New has set Auth's Base: Auth reads its fields once.
+	if err := auth.Validate(); err != nil {
+		return nil, err
+	}
 	c := &Client{
 		base:   u,
-		hc:     &http.Client{Transport: retry, CheckRedirect: auth.CheckRedirect, Timeout: o.Timeout},
+		hc:     &http.Client{Transport: stack, CheckRedirect: auth.CheckRedirect, Timeout: o.Timeout},
 		ua:     o.UserAgent,
 		maxErr: o.MaxErrorBody,
 	}
@@ -197,6 +226,9 @@ type Response struct {
 	*http.Response
 	// RequestID is the server's request id, if it sent one.
 	RequestID string
+	// RateLimit is the rate-limit snapshot the response's headers carry;
+	// its Present field is false when they carry none.
+	RateLimit RateLimit
 }
 
 // Do sends req through the client's stack. A 2xx answer's JSON body is
@@ -212,6 +244,7 @@ func (c *Client) Do(req *http.Request, out any) (*Response, error) {
 	}
 	defer resp.Body.Close()
 	r := &Response{Response: resp, RequestID: requestID(resp.Header)}
+	r.RateLimit, _ = RateLimitFromResponse(resp)
 	if err := CheckResponseWithLimit(resp, c.maxErr); err != nil {
 		return r, err
 	}

@@ -213,6 +213,7 @@ type flight struct {
 type TokenCache struct {
 	src  TokenSource
 	opts CacheOptions
+	id   string // names the cache for rate-limit bookkeeping; no secret
 
 	cur atomic.Pointer[entry]
 	// busy is set while a refresh is in flight; it lets the stale-window
@@ -268,6 +269,11 @@ func NewTokenCache(src TokenSource, opts *CacheOptions) *TokenCache {
 		o.StoreKey = "default"
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if o.Store != nil {
+		c.id = secretIdentity("cache", o.StoreKey) // shared by the fleet
+	} else {
+		c.id = credentialIdentity(nil)
+	}
 	return c
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"sync/atomic"
 	"time"
@@ -141,7 +142,7 @@ func run() error {
 	fmt.Printf("   %d calls over %d token lifetimes: %d login, %d refreshes, %d refresh tokens rejected, %d answered 429\n",
 		calls, 2, am.Logins, am.Refreshes, am.RefreshRejections, am.RateLimited)
 
-	step("5. AudiModal: a 429 with retry_after in its body is waited out, not returned")
+	step("5. AudiModal: paced from X-RateLimit-* headers; a 429 with retry_after in its body is waited out")
 	key, err := apiauth.ParseAPIKey(apiauthtest.AudiModalTestKey)
 	if err != nil {
 		return err
@@ -153,12 +154,29 @@ func run() error {
 	}
 	before := srv.Stats().AudiModal.RateLimited
 	start = time.Now()
+	var last *apiauth.Response
 	for range 6 { // twice the limit of 3 per 2 s window
-		if _, err := keyClient.Get(ctx, "v1/health", nil); err != nil {
+		if last, err = keyClient.Get(ctx, "v1/health", nil); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("   6 calls against a limit of 3 per 2 s: all succeeded in %s, %d 429s waited out\n",
+	fmt.Printf("   6 calls against a limit of 3 per 2 s: all succeeded in %s, %d answered 429 (paced; last snapshot: %d of %d left)\n",
+		time.Since(start).Round(100*time.Millisecond), srv.Stats().AudiModal.RateLimited-before, last.RateLimit.Remaining, last.RateLimit.Limit)
+	// Another replica with the same key spends the budget behind our back:
+	// our next call earns a 429, and the retry layer waits out its retry_after.
+	for range 3 {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL(apiauthtest.AudiModal)+"/v1/health", nil)
+		req.Header.Set("Authorization", "Bearer "+apiauthtest.AudiModalTestKey)
+		if resp, err := trusting.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	before = srv.Stats().AudiModal.RateLimited
+	start = time.Now()
+	if _, err := keyClient.Get(ctx, "v1/health", nil); err != nil {
+		return err
+	}
+	fmt.Printf("   budget spent by another replica: the call succeeded after %s, having waited out %d 429\n",
 		time.Since(start).Round(100*time.Millisecond), srv.Stats().AudiModal.RateLimited-before)
 
 	step("6. Typed errors: branch with errors.Is and errors.As, never on strings")
