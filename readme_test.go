@@ -47,6 +47,9 @@ func TestREADMEDefaults(t *testing.T) {
 		"`transport.Retry.MaxBufferedBody`":          mib(transport.DefaultRetryMaxBufferedBody),
 		"`transport.RetryBudget`": fmt.Sprintf("%d, %d, %d", transport.DefaultBudgetCapacity, transport.DefaultBudgetRetryCost,
 			transport.DefaultBudgetTimeoutCost),
+		"`transport.Pace.MaxWait`":        transport.DefaultPaceMaxWait.String(),
+		"`transport.Pace.Utilization`":    strconv.FormatFloat(transport.DefaultPaceUtilization, 'g', -1, 64),
+		"`transport.Pace.MaxKeys`":        strconv.Itoa(transport.DefaultPaceMaxKeys),
 		"`ClientOptions.MaxErrorBody`":    mib(DefaultMaxErrorBody),
 		"`SourceOptions.MaxResponseSize`": mib(DefaultMaxTokenResponse),
 	}
