@@ -126,8 +126,8 @@ type Pace struct {
 	cfg      paceConfig
 
 	mu   sync.Mutex
-	keys map[string]*list.Element // of *paceEntry
-	lru  list.List                // front is most recently used
+	keys map[paceKey]*list.Element // of *paceEntry
+	lru  list.List                 // front is most recently used
 }
 
 // DefaultIdentity is the default [Pace.Identity]: the first 16 bytes, in hex,
@@ -176,7 +176,7 @@ func (p *Pace) init() {
 		if !(p.cfg.util > 0 && p.cfg.util <= 1) {
 			p.cfg.util = DefaultPaceUtilization
 		}
-		p.keys = make(map[string]*list.Element)
+		p.keys = make(map[paceKey]*list.Element)
 	})
 }
 
@@ -200,7 +200,7 @@ func (p *Pace) RoundTrip(req *http.Request) (*http.Response, error) {
 		id = DefaultIdentity
 	}
 	host := req.URL.Host
-	e := p.entry(host+"\x00"+id(req), host)
+	e := p.entry(paceKey{host: host, id: id(req)})
 
 	tk, err := p.admit(ctx, req, e)
 	if err != nil {
@@ -213,16 +213,20 @@ func (p *Pace) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// paceKey identifies one budget: a host and a credential identity. A struct
+// key, not a joined string, so that looking it up allocates nothing.
+type paceKey struct{ host, id string }
+
 // entry returns the state for key, creating it and evicting the least
 // recently used one as needed.
-func (p *Pace) entry(key, host string) *paceEntry {
+func (p *Pace) entry(key paceKey) *paceEntry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if el, ok := p.keys[key]; ok {
 		p.lru.MoveToFront(el)
 		return el.Value.(*paceEntry)
 	}
-	e := &paceEntry{host: host, key: key, turn: make(chan struct{}, 1)}
+	e := &paceEntry{host: key.host, key: key, turn: make(chan struct{}, 1)}
 	p.keys[key] = p.lru.PushFront(e)
 	for p.lru.Len() > p.cfg.maxKeys {
 		old := p.lru.Back()

@@ -43,7 +43,7 @@ type paceTicket struct {
 // at Limit per Window.
 type paceEntry struct {
 	host string
-	key  string
+	key  paceKey
 	turn chan struct{} // holds a token while a request is being admitted
 
 	changed chan struct{} // closed when an answer arrives; nil if nobody waits

@@ -253,7 +253,7 @@ func TestPaceStateIsBounded(t *testing.T) {
 		}
 		p.mu.Lock()
 		n, l := len(p.keys), p.lru.Len()
-		_, hot := p.keys["hot.example.com\x00"]
+		_, hot := p.keys[paceKey{host: "hot.example.com"}]
 		p.mu.Unlock()
 		if n > tt.want || l != n {
 			t.Errorf("MaxKeys %d: %d keys (%d in LRU), want at most %d", tt.maxKeys, n, l, tt.want)
@@ -305,7 +305,7 @@ func TestPaceKeysByCredential(t *testing.T) {
 		}
 		p.mu.Lock()
 		for k := range p.keys {
-			if strings.Contains(k, "sk_live") {
+			if strings.Contains(k.host+k.id, "sk_live") {
 				t.Errorf("state key %q contains the secret", k)
 			}
 		}
@@ -554,7 +554,7 @@ func TestPaceKeepsUnderFixedAndSlidingWindows(t *testing.T) {
 
 				p.mu.Lock()
 				defer p.mu.Unlock()
-				e := p.keys["api.example.com\x00"].Value.(*paceEntry)
+				e := p.keys[paceKey{host: "api.example.com"}].Value.(*paceEntry)
 				if e.window != tt.window || e.sliding != tt.sliding {
 					t.Errorf("learned window %v, sliding %v; want %v, %v", e.window, e.sliding, tt.window, tt.sliding)
 				}
@@ -618,7 +618,7 @@ func TestPaceDeltaResets(t *testing.T) {
 					}
 					p.mu.Lock()
 					defer p.mu.Unlock()
-					e := p.keys["api.example.com\x00"].Value.(*paceEntry)
+					e := p.keys[paceKey{host: "api.example.com"}].Value.(*paceEntry)
 					if d := (e.window - 10*time.Second).Abs(); d > 200*time.Millisecond {
 						t.Errorf("learned window %v, want 10s within 200ms", e.window)
 					}
