@@ -190,3 +190,34 @@ func TestClientKeepsPathEscapes(t *testing.T) {
 		c.CloseIdleConnections()
 	}
 }
+
+// TestFamiliesZeroValue: a wrapper without a client fails every call with
+// an error naming it, and never panics.
+func TestFamiliesZeroValue(t *testing.T) {
+	ctx := context.Background()
+	login := apiauth.Login{Email: "e", Password: "p"}
+	for name, call := range map[string]func() error{
+		"Artos.GetAccessToken": func() error { _, err := apiauth.Artos{}.GetAccessToken(ctx, "u"); return err },
+		"Artos.SearchStatus":   func() error { _, err := apiauth.Artos{}.SearchStatus(ctx); return err },
+		"Artos.ListDocuments":  func() error { _, err := apiauth.Artos{}.ListDocuments(ctx); return err },
+		"Artos.ListTemplates":  func() error { _, err := apiauth.Artos{}.ListTemplates(ctx); return err },
+		"Artanis.ListPrompts":  func() error { _, err := apiauth.Artanis{}.ListPrompts(ctx, "p"); return err },
+		"Voltasis.Me":          func() error { _, err := apiauth.Voltasis{}.Me(ctx); return err },
+		"Voltasis.CreateAPIKey": func() error {
+			_, err := apiauth.Voltasis{}.CreateAPIKey(ctx, apiauth.VoltasisKeyRequest{Name: "n"})
+			return err
+		},
+		"Voltasis.ListAPIKeys":     func() error { _, err := apiauth.Voltasis{}.ListAPIKeys(ctx); return err },
+		"Voltasis.RevokeAPIKey":    func() error { return apiauth.Voltasis{}.RevokeAPIKey(ctx, "key_1") },
+		"AudiModal.Login":          func() error { _, err := apiauth.AudiModal{}.Login(ctx, login); return err },
+		"AudiModal.Refresh":        func() error { _, err := apiauth.AudiModal{}.Refresh(ctx, "rt"); return err },
+		"AudiModal.Health":         func() error { _, err := apiauth.AudiModal{}.Health(ctx); return err },
+		"AudiModal.SetIPAllowlist": func() error { _, err := apiauth.AudiModal{}.SetIPAllowlist(ctx, nil); return err },
+		"AudiModal.ListFiles":      func() error { _, err := apiauth.AudiModal{}.ListFiles(ctx); return err },
+	} {
+		family, _, _ := strings.Cut(name, ".")
+		if err := call(); err == nil || err.Error() != "apiauth: "+family+" has no Client" {
+			t.Errorf("zero %s: %v", name, err)
+		}
+	}
+}

@@ -2,7 +2,8 @@ package apiauth
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"strconv"
 	"time"
 )
 
@@ -96,7 +97,7 @@ func (v Voltasis) Me(ctx context.Context) (*VoltasisUser, error) {
 // it) together with an error.
 func (v Voltasis) CreateAPIKey(ctx context.Context, r VoltasisKeyRequest) (*VoltasisCreatedKey, error) {
 	if r.Name == "" {
-		return nil, fmt.Errorf("apiauth: Voltasis: API key name is empty")
+		return nil, errors.New("apiauth: Voltasis: API key name is empty")
 	}
 	body := struct {
 		Name      string   `json:"name"`
@@ -111,12 +112,18 @@ func (v Voltasis) CreateAPIKey(ctx context.Context, r VoltasisKeyRequest) (*Volt
 		return nil, err
 	}
 	created := &VoltasisCreatedKey{VoltasisAPIKey: out.Data.VoltasisAPIKey}
-	key, err := newStaticToken(out.Data.Key, "secret of created API key "+created.ID)
+	key, err := out.Data.secret()
 	if err != nil {
 		return created, err
 	}
 	created.Key = key
 	return created, nil
+}
+
+// secret validates the new key's secret. The error names the key by its ID
+// (quoted: it comes from the server), never by its secret.
+func (w *voltasisCreatedWire) secret() (StaticToken, error) {
+	return newStaticToken(w.Key, "secret of created API key "+strconv.QuoteToASCII(w.ID))
 }
 
 // ListAPIKeys lists the organization's active API keys, without secrets:
