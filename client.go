@@ -217,6 +217,12 @@ func (c *Client) resolve(path string) (*url.URL, error) {
 		return ref, nil
 	}
 	u := joinPath(c.base, ref.Path)
+	if c.base.RawPath != "" || ref.RawPath != "" {
+		// Keep escapes the default encoding would lose, such as %2F in a
+		// path segment (an ID holding a slash): joinPath works on the
+		// decoded path only.
+		u.RawPath = strings.TrimSuffix(c.base.EscapedPath(), "/") + "/" + strings.TrimPrefix(ref.EscapedPath(), "/")
+	}
 	u.RawQuery = ref.RawQuery
 	return u, nil
 }

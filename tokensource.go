@@ -182,18 +182,33 @@ func NewTokenEndpoint(tokenURL, userID string, opts *SourceOptions) (*TokenEndpo
 // Token fetches a new token. Its Expiry comes from the JWT claims; it is
 // zero when the token carries no usable exp.
 func (e *TokenEndpoint) Token(ctx context.Context) (*Token, error) {
-	var out struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-	}
-	if err := e.http.postJSON(ctx, e.url, map[string]string{"user_id": e.userID}, &out); err != nil {
+	var out accessTokenResponse
+	if err := e.http.postJSON(ctx, e.url, artosTokenRequest(e.userID), &out); err != nil {
 		return nil, err
 	}
-	if out.AccessToken == "" {
-		return nil, fmt.Errorf("apiauth: token response from %s has no access_token", e.url.Path)
+	return out.token(e.url.Path, time.Now())
+}
+
+// artosTokenRequest is the body of Artos' POST /get-access-token.
+func artosTokenRequest(userID string) map[string]string {
+	return map[string]string{"user_id": userID}
+}
+
+// accessTokenResponse is Artos' token answer: {"access_token": …} and
+// possibly a token_type, with no lifetime.
+type accessTokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+}
+
+// token builds the Token of an answer from path received at the local time
+// received; its Expiry comes from the JWT claims, zero when unknown.
+func (r *accessTokenResponse) token(path string, received time.Time) (*Token, error) {
+	if r.AccessToken == "" {
+		return nil, fmt.Errorf("apiauth: token response from %s has no access_token", path)
 	}
-	tok := &Token{AccessToken: out.AccessToken, TokenType: out.TokenType}
-	if exp, ok := tokenExpiry(tok, time.Now(), 0); ok {
+	tok := &Token{AccessToken: r.AccessToken, TokenType: r.TokenType}
+	if exp, ok := tokenExpiry(tok, received, 0); ok {
 		tok.Expiry = exp
 	}
 	return tok, nil
@@ -254,11 +269,8 @@ type LoginSource struct {
 // and /v1/auth/refresh are joined to it, keeping any path prefix). opts may
 // be nil.
 func NewLoginSource(baseURL string, login Login, opts *SourceOptions) (*LoginSource, error) {
-	if login.Email == "" {
-		return nil, &CredentialError{Source: "login email", Reason: "is empty"}
-	}
-	if login.Password == "" {
-		return nil, &CredentialError{Source: "login password", Reason: "is empty"}
+	if err := login.check(); err != nil {
+		return nil, err
 	}
 	u, err := checkEndpoint(baseURL, opts != nil && opts.AllowInsecure)
 	if err != nil {
@@ -270,6 +282,28 @@ func NewLoginSource(baseURL string, login Login, opts *SourceOptions) (*LoginSou
 		refreshURL: joinPath(u, "v1/auth/refresh"),
 		http:       newSourceHTTP(opts),
 	}, nil
+}
+
+// check refuses a login without email or password.
+func (l Login) check() error {
+	if l.Email == "" {
+		return &CredentialError{Source: "login email", Reason: "is empty"}
+	}
+	if l.Password == "" {
+		return &CredentialError{Source: "login password", Reason: "is empty"}
+	}
+	return nil
+}
+
+// body is the JSON body of POST /v1/auth/login. Login's own MarshalJSON
+// hides the password, so the wire form is built here.
+func (l Login) body() map[string]string {
+	return map[string]string{"email": l.Email, "password": l.Password, "tenant_id": l.TenantID}
+}
+
+// refreshBody is the JSON body of POST /v1/auth/refresh.
+func refreshBody(refreshToken string) map[string]string {
+	return map[string]string{"refresh_token": refreshToken}
 }
 
 type loginResponse struct {
@@ -309,8 +343,7 @@ func (r *loginResponse) token(path string, received time.Time) (*Token, error) {
 // Token logs in and returns the new token with its refresh token.
 func (s *LoginSource) Token(ctx context.Context) (*Token, error) {
 	var out loginResponse
-	body := map[string]string{"email": s.login.Email, "password": s.login.Password, "tenant_id": s.login.TenantID}
-	if err := s.http.postJSON(ctx, s.loginURL, body, &out); err != nil {
+	if err := s.http.postJSON(ctx, s.loginURL, s.login.body(), &out); err != nil {
 		return nil, err
 	}
 	return out.token(s.loginURL.Path, time.Now())
@@ -330,7 +363,7 @@ func (s *LoginSource) RenewToken(ctx context.Context, prev *Token) (*Token, erro
 		return s.spentTo, nil
 	}
 	var out loginResponse
-	err := s.http.postJSON(ctx, s.refreshURL, map[string]string{"refresh_token": prev.RefreshToken}, &out)
+	err := s.http.postJSON(ctx, s.refreshURL, refreshBody(prev.RefreshToken), &out)
 	var tok *Token
 	if err == nil {
 		tok, err = out.token(s.refreshURL.Path, time.Now())
