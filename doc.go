@@ -24,6 +24,36 @@
 // only when no valid token exists do callers wait, all of them for one shared
 // refresh.
 //
+// # Clients and the request path
+//
+// [NewClient] builds a [Client] for one base URL and one credential. Every
+// request goes through one stack of http.RoundTripper layers from package
+// transport, in the order [transport.New] fixes: retry (safe retries,
+// Retry-After and retry_after honoured up to a maximum wait, a retry
+// budget), rate-limit pacing (from X-RateLimit-* and IETF RateLimit
+// headers), auth (origin and HTTPS checks, credential headers, tenant
+// override, one retry after a 401 with a fresh token), then the base
+// transport. [Client.HTTPClient] hands the same stack to other libraries as
+// a plain *http.Client; [CheckResponse] turns its answers into typed errors.
+//
+// # Errors
+//
+// Answers with a status of 400 or more become an [*Error] (status, code,
+// message, required role, expires-at, retry-after, request id) that matches
+// the sentinels [ErrUnauthorized], [ErrForbidden], [ErrNotFound],
+// [ErrRateLimited], [ErrTokenExpired], [ErrInvalidAPIKey],
+// [ErrInsufficientPermissions] and [ErrServer] under errors.Is. A 429, or a
+// wait the rate limit would need past the maximum, is a [*RateLimitError]
+// carrying the reset time.
+//
+// # API families
+//
+// [Artos], [Artanis], [Voltasis] and [AudiModal] wrap a Client with the
+// families' documented endpoints; [ArtanisTenantHeader],
+// [VoltasisTenantHeader] and [AudiModalTenantHeader] name their override
+// headers, set per request with [WithTenant]. Package apiauthtest fakes all
+// four in-process, for tests and examples.
+//
 // # Concurrency
 //
 // Every exported type is safe for concurrent use unless its documentation says
