@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,19 @@ const (
 // is cancelled. Implementations must be safe for concurrent use.
 type Limiter interface {
 	Wait(ctx context.Context) error
+}
+
+// SharedBudget is a rate budget shared by many processes, such as the
+// replicas of a service behind one API key. Implementations must be safe
+// for concurrent use and must never see a secret: keys are a host and a
+// credential identity.
+type SharedBudget interface {
+	// Reserve books one request against key's budget of rate requests per
+	// window, evenly spaced, and returns how long the caller must wait
+	// before sending it (zero or less: at once). The booking stands whether
+	// or not the caller then sends. An error means the shared budget is
+	// unavailable.
+	Reserve(ctx context.Context, key string, rate float64, window time.Duration) (time.Duration, error)
 }
 
 // Pace is an [http.RoundTripper] that keeps requests inside the rate limit a
@@ -103,6 +117,13 @@ type Pace struct {
 	// or a value outside (0, 1], means [DefaultPaceUtilization] (0.97).
 	Utilization float64
 
+	// Shared, when set, spreads each budget across every process that uses
+	// the same Shared store and key (fleet mode, for example Redis): once
+	// the limit and window of a key are known, every request also books a
+	// slot in the shared budget, at Utilization of the limit, and waits for
+	// it. Nil means each process paces on its own. When Shared fails, Pace
+	// logs it once and paces locally until it works again.
+	Shared SharedBudget
 	// Parse tunes how the limit headers are read; see [ParseOptions].
 	Parse ParseOptions
 
@@ -121,9 +142,10 @@ type Pace struct {
 	// credential, path or query. Nil means no logging.
 	Logger *slog.Logger
 
-	initOnce sync.Once
-	base     http.RoundTripper
-	cfg      paceConfig
+	sharedDown atomic.Bool // a Shared failure was logged
+	initOnce   sync.Once
+	base       http.RoundTripper
+	cfg        paceConfig
 
 	mu   sync.Mutex
 	keys map[paceKey]*list.Element // of *paceEntry
@@ -247,10 +269,24 @@ func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (pace
 	defer func() { <-e.turn }()
 
 	var lastUntil time.Time
+	booked := p.Shared == nil
 	for {
 		now := time.Now()
 		p.mu.Lock()
 		d, refused := e.decide(now, &p.cfg)
+		if d <= 0 && !booked {
+			// The local state lets it go: book the fleet-wide slot (once
+			// something is known to share), then decide again after
+			// waiting for it.
+			booked = true
+			if rate, window := e.sharedRate(now, p.cfg.util); window > 0 {
+				p.mu.Unlock()
+				if err := p.waitShared(ctx, e, rate, window); err != nil {
+					return paceTicket{}, err
+				}
+				continue
+			}
+		}
 		if d <= 0 {
 			tk := e.dispatch(now, &p.cfg)
 			p.mu.Unlock()
@@ -280,6 +316,38 @@ func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (pace
 			t.Stop()
 			return paceTicket{}, fmt.Errorf("apiauth: rate limit wait: %w", ctx.Err())
 		}
+	}
+}
+
+// waitShared books a slot in the shared budget and waits for it. A failing
+// budget is logged once and skipped; a wait past MaxWait is refused.
+func (p *Pace) waitShared(ctx context.Context, e *paceEntry, rate float64, window time.Duration) error {
+	d, err := p.Shared.Reserve(ctx, e.host+" "+e.key.id, rate, window)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("apiauth: rate limit wait: %w", ctx.Err())
+		}
+		if p.sharedDown.CompareAndSwap(false, true) {
+			p.log(ctx, slog.LevelWarn, "apiauth: rate limit: shared budget unavailable, pacing locally: "+err.Error(), e.host, 0)
+		}
+		return nil
+	}
+	if p.sharedDown.CompareAndSwap(true, false) {
+		p.log(ctx, slog.LevelInfo, "apiauth: rate limit: shared budget available again", e.host, 0)
+	}
+	if d <= 0 {
+		return nil
+	}
+	if p.cfg.maxWait >= 0 && d > p.cfg.maxWait {
+		return &RateLimitError{Reset: time.Now().Add(d), RetryAfter: d, MaxWait: p.cfg.maxWait}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("apiauth: rate limit wait: %w", ctx.Err())
 	}
 }
 

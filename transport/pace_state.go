@@ -68,6 +68,20 @@ type paceEntry struct {
 	next      time.Time // earliest time of the next request (pacing)
 }
 
+// sharedRate returns the rate to book in a shared budget: util of Limit
+// per window once the window is known; before that, what is left spread
+// over the time until the reset (the budget the whole fleet shares in this
+// window). A zero window means there is nothing to go on yet.
+func (e *paceEntry) sharedRate(now time.Time, util float64) (float64, time.Duration) {
+	switch {
+	case e.limit > 0 && e.window > 0:
+		return float64(e.limit) * util, e.window
+	case e.limited && e.remaining > 0 && e.reset.After(now):
+		return float64(e.remaining) * util, e.reset.Sub(now)
+	}
+	return 0, 0
+}
+
 func (e *paceEntry) waitChan() <-chan struct{} {
 	if e.changed == nil {
 		e.changed = make(chan struct{})

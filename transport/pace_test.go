@@ -440,6 +440,7 @@ type paceScenario struct {
 	phase   time.Duration // how far into a window the run starts
 	rtt     time.Duration
 	clients int // Pace layers sharing the key; 0 means 1
+	shared  SharedBudget
 	respond func(*rlWindowLimiter, time.Time, http.ResponseWriter)
 }
 
@@ -459,7 +460,7 @@ func (sc paceScenario) run(t *testing.T) (lim *rlWindowLimiter, p *Pace, goodput
 			sc.respond(lim, time.Now(), rec)
 			time.Sleep(sc.rtt / 2)
 			return rec.response(), nil
-		})}
+		}), Shared: sc.shared}
 	}
 	ctx, cancel := context.WithDeadline(t.Context(), lim.stopAt)
 	defer cancel()
@@ -840,4 +841,74 @@ func TestPaceEntryCountsInFlight(t *testing.T) {
 	if d, err := e.decide(t0, c); d != 0 || err != nil {
 		t.Errorf("three left, two in flight: wait %v (%v), want 0", d, err)
 	}
+}
+
+// rlGCRA is an in-memory SharedBudget: a generic cell rate algorithm, as a
+// Redis implementation would run it for a fleet.
+type rlGCRA struct {
+	mu    sync.Mutex
+	tat   map[string]time.Time
+	calls int
+	fail  bool
+}
+
+func (g *rlGCRA) Reserve(_ context.Context, key string, rate float64, window time.Duration) (time.Duration, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls++
+	if g.fail {
+		return 0, errors.New("shared budget down")
+	}
+	if g.tat == nil {
+		g.tat = map[string]time.Time{}
+	}
+	now := time.Now()
+	t := g.tat[key]
+	if t.Before(now) {
+		t = now
+	}
+	g.tat[key] = t.Add(time.Duration(float64(window) / rate))
+	return t.Sub(now), nil
+}
+
+// Four processes (Pace layers) behind one key: alone, each paces to the
+// whole limit and together they overrun it; with a shared budget they stay
+// inside it, on fixed and sliding windows alike.
+func TestPaceSharedBudgetAcrossProcesses(t *testing.T) {
+	for _, sliding := range []bool{false, true} {
+		for _, shared := range []bool{false, true} {
+			name := fmt.Sprintf("sliding=%v/shared=%v", sliding, shared)
+			t.Run(name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					sc := paceScenario{sliding: sliding, limit: 50, window: time.Second, phase: 300 * time.Millisecond,
+						rtt: time.Millisecond, clients: 4, respond: (*rlWindowLimiter).respondXRateLimit}
+					g := &rlGCRA{}
+					if shared {
+						sc.shared = g
+					}
+					_, _, goodput, limited := sc.run(t)
+					t.Logf("goodput/limit %.3f, limited/op %.4f, shared reservations %d", goodput, limited, g.calls)
+					switch {
+					case shared && (limited > 0.01 || goodput < 0.9):
+						t.Errorf("shared: goodput/limit %.3f, limited/op %.4f; want >= 0.9 and <= 0.01", goodput, limited)
+					case !shared && sliding && limited < 0.05:
+						t.Errorf("unshared on a sliding window: limited/op %.4f; the overrun this test relies on is gone", limited)
+					}
+				})
+			})
+		}
+	}
+}
+
+// A shared budget that fails is skipped: requests still go, paced locally.
+func TestPaceSharedBudgetDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &rlGCRA{fail: true}
+		sc := paceScenario{limit: 50, window: time.Second, phase: 300 * time.Millisecond, rtt: time.Millisecond,
+			respond: (*rlWindowLimiter).respondXRateLimit, shared: g}
+		_, _, goodput, limited := sc.run(t)
+		if g.calls == 0 || goodput < 0.9 || limited > 0.01 {
+			t.Errorf("budget down: %d reservations tried, goodput/limit %.3f, limited/op %.4f", g.calls, goodput, limited)
+		}
+	})
 }
