@@ -37,6 +37,7 @@ func newLoginCache(t *testing.T, fake *apiauthtest.Server, store apiauth.TokenSt
 // processes would have, asking for a token at once: one login between
 // them, and every cache gets the same token.
 func TestCachesShareOneLogin(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	fake := apiauthtest.Start(apiauthtest.Config{PlainHTTP: true})
 	defer fake.Close()
@@ -89,23 +90,36 @@ func (b *syncBuffer) String() string {
 
 func (b *syncBuffer) count(s string) int { return strings.Count(b.String(), s) }
 
-// Redis dies while the cache is in use: every request keeps getting a
-// valid token (the cache refreshes locally, with the refresh token it
+// Redis dies while the cache is in use: every request keeps succeeding
+// with a valid token (the cache refreshes locally, with the refresh token it
 // holds, and logs the outage once); when Redis is back, the cache stores
 // its tokens there again and a new process adopts them without a login.
 func TestCacheSurvivesRedisRestart(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
-	fake := apiauthtest.Start(apiauthtest.Config{PlainHTTP: true, AudiModalTokenTTL: 2 * time.Second})
+	fake := apiauthtest.Start(apiauthtest.Config{
+		PlainHTTP: true, AudiModalTokenTTL: 2 * time.Second,
+		AudiModalRateLimit: apiauthtest.RateLimit{Limit: 1 << 20}, // the test polls with requests
+	})
 	defer fake.Close()
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := newStore(t, srv, redisstore.TokenOptions{OpTimeout: 100 * time.Millisecond})
 	cache := newLoginCache(t, fake, store, apiauth.CacheOptions{Logger: logger})
 
+	api, err := apiauth.NewClient(fake.URL(apiauthtest.AudiModal), cache, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// token makes a request through the cache and returns the cache's
+	// token; both must succeed.
 	token := func() *apiauth.Token {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(bg, 5*time.Second)
 		defer cancel()
+		if _, err := api.Get(ctx, "v1/health", nil); err != nil {
+			t.Fatalf("GET /v1/health: %v", err)
+		}
 		tok, err := cache.Token(ctx)
 		if err != nil {
 			t.Fatalf("Token: %v", err)

@@ -76,4 +76,10 @@ func rawClient(t *testing.T, srv *redistest.Server) *redis.Client {
 	return redistest.NewClient(t, srv)
 }
 
-var bg = context.Background()
+// ctxFor returns a context for the calls of one test: it ends with the
+// test, and after 30 s at the latest, so that no call can hang a test run.
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

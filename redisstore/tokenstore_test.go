@@ -34,6 +34,7 @@ func fullToken(exp time.Time) *apiauth.Token {
 }
 
 func TestStoreRoundTrip(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	raw := rawClient(t, srv)
 	for _, tc := range []struct {
@@ -84,6 +85,7 @@ func TestStoreRoundTrip(t *testing.T) {
 }
 
 func TestStoreUnknownExpiryRoundTrips(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	s := newStore(t, srv, redisstore.TokenOptions{})
 	if err := s.StoreToken(bg, "k", &apiauth.Token{AccessToken: "a"}); err != nil {
@@ -108,6 +110,7 @@ func TestStoreUnknownExpiryRoundTrips(t *testing.T) {
 // Store keys are hashed: odd characters are harmless and never reach a
 // Redis key name, and prefixes separate namespaces.
 func TestStoreKeysAreHashedAndNamespaced(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	raw := rawClient(t, srv)
 	odd := "tenant a/b {x}*?[\n\x00ü:" + strings.Repeat("z", 300)
@@ -141,6 +144,7 @@ func TestStoreKeysAreHashedAndNamespaced(t *testing.T) {
 }
 
 func TestStoreEntryTTL(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	raw := rawClient(t, srv)
 	prefix := testPrefix(t)
@@ -172,6 +176,7 @@ func TestStoreEntryTTL(t *testing.T) {
 // An entry that does not decode is an error that names the problem and
 // quotes nothing; it never becomes a token.
 func TestStoreRefusesUnreadableEntries(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	raw := rawClient(t, srv)
 	keyA := []byte("0123456789abcdef0123456789abcdef")
@@ -281,6 +286,7 @@ func TestNewTokenStoreValidates(t *testing.T) {
 // A waiter is woken by the holder's release notification: with polling
 // set to a minute, only the notification can hand it the lock in time.
 func TestLockWaiterWokenByRelease(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	raw := rawClient(t, srv)
 	a := newStore(t, srv, redisstore.TokenOptions{PollInterval: time.Minute})
@@ -329,6 +335,7 @@ func TestLockWaiterWokenByRelease(t *testing.T) {
 // taken as soon as its lease ends, not a poll interval later, and not
 // before.
 func TestLockTakesOverFromDeadHolder(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	raw := rawClient(t, srv)
 	s := newStore(t, srv, redisstore.TokenOptions{PollInterval: time.Minute})
@@ -358,6 +365,7 @@ func TestLockTakesOverFromDeadHolder(t *testing.T) {
 
 // A live holder keeps its lock past the lease: the lease is renewed.
 func TestLockLeaseRenewedWhileHeld(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	raw := rawClient(t, srv)
 	a := newStore(t, srv, redisstore.TokenOptions{Lease: 150 * time.Millisecond})
@@ -387,6 +395,7 @@ func TestLockLeaseRenewedWhileHeld(t *testing.T) {
 // A holder whose lease ran out (its renewal stopped with its ctx) must not
 // delete the lock another holder has taken since.
 func TestUnlockLeavesTheNextHoldersLock(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	raw := rawClient(t, srv)
 	a := newStore(t, srv, redisstore.TokenOptions{Lease: 100 * time.Millisecond})
@@ -414,6 +423,7 @@ func TestUnlockLeavesTheNextHoldersLock(t *testing.T) {
 }
 
 func TestLockWaitHonoursContext(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	a := newStore(t, srv, redisstore.TokenOptions{})
 	b := newStore(t, srv, redisstore.TokenOptions{PollInterval: time.Minute})
@@ -432,6 +442,7 @@ func TestLockWaitHonoursContext(t *testing.T) {
 }
 
 func TestStoreClosed(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	s := newStore(t, srv, redisstore.TokenOptions{})
 	other := newStore(t, srv, redisstore.TokenOptions{})
@@ -465,6 +476,7 @@ func TestStoreClosed(t *testing.T) {
 // go-redis' own multi-second timeouts; once Redis is back, the same store
 // works again.
 func TestStoreRedisDown(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	s := newStore(t, srv, redisstore.TokenOptions{OpTimeout: 100 * time.Millisecond})
 	if err := s.StoreToken(bg, "k", &apiauth.Token{AccessToken: "a"}); err != nil {
@@ -497,6 +509,7 @@ func TestStoreRedisDown(t *testing.T) {
 // every method fail within OpTimeout, although the client's own read
 // timeout is a minute.
 func TestStoreRedisUnresponsive(t *testing.T) {
+	bg := ctxFor(t)
 	srv := redistest.Start(t)
 	opts := redistest.ClientOptions(srv)
 	opts.ReadTimeout, opts.WriteTimeout, opts.DialTimeout = time.Minute, time.Minute, time.Minute

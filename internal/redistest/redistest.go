@@ -33,10 +33,13 @@ var ErrNoBinary = errors.New("redistest: no redis-server binary (install redis-s
 const startTimeout = 10 * time.Second
 
 // Binary returns the path of the redis-server binary: $APIAUTH_REDIS_SERVER
-// if set, else redis-server from PATH, else /usr/bin/redis-server if it
-// exists. It returns "" when there is none.
+// if set (and "" if nothing is there), else redis-server from PATH, else
+// /usr/bin/redis-server if it exists. It returns "" when there is none.
 func Binary() string {
 	if p := os.Getenv(EnvBinary); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return ""
+		}
 		return p
 	}
 	if p, err := exec.LookPath("redis-server"); err == nil {
@@ -102,17 +105,16 @@ func Launch() (*Server, error) {
 func Start(tb testing.TB) *Server {
 	tb.Helper()
 	s, err := Launch()
-	if errors.Is(err, ErrNoBinary) {
-		msg := "\n*** " + err.Error() + "\n*** the Redis fleet tests are NOT running\n"
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNoBinary) && os.Getenv("CI") == "true":
+		tb.Fatal("\n*** " + err.Error() + "\n*** CI=true: the Redis fleet tests must run\n")
+	case errors.Is(err, ErrNoBinary):
+		tb.Skip("\n*** " + err.Error() + "\n*** SKIPPING: the Redis fleet tests are NOT running\n")
+	case err != nil:
 		tb.Fatal(err)
+	default:
+		tb.Cleanup(s.Stop)
 	}
-	tb.Cleanup(s.Stop)
 	return s
 }
 
