@@ -74,8 +74,8 @@ type TokenOptions struct {
 // It implements [apiauth.TokenStore] and [apiauth.TokenLocker]: set it as
 // [apiauth.CacheOptions].Store and the fleet's caches log in once and
 // refresh once per expiry between them. Create it with [NewTokenStore]; the
-// zero value is not usable. It is safe for concurrent use, never logs, and
-// never puts a token in an error.
+// methods of the zero value return errors. It is safe for concurrent use,
+// never logs, and never puts a token in an error.
 //
 // Each credential (the cache's StoreKey) has two keys,
 // "<prefix>{<sha256 of StoreKey>}:token" and "...:lock", both with a TTL.
@@ -144,6 +144,9 @@ func (s *TokenStore) opContext(ctx context.Context) (context.Context, context.Ca
 }
 
 func (s *TokenStore) checkOpen() error {
+	if s.client == nil {
+		return errors.New("apiauth: redisstore: TokenStore not made by NewTokenStore")
+	}
 	if s.closed.Load() {
 		return fmt.Errorf("apiauth: redisstore: %w", apiauth.ErrClosed)
 	}
@@ -275,6 +278,8 @@ func (s *TokenStore) tryLock(ctx context.Context, lk, fence string) (bool, time.
 	defer cancel()
 	ok, err := s.client.SetNX(octx, lk, fence, s.opts.Lease).Result()
 	if err != nil {
+		// Had Redis set the key before the timeout, the lock stays taken
+		// until its lease ends: no one renews it.
 		return false, 0, fmt.Errorf("apiauth: redisstore: taking the refresh lock: %w", err)
 	}
 	if ok {

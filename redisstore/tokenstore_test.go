@@ -536,3 +536,18 @@ func TestStoreRedisUnresponsive(t *testing.T) {
 		}
 	})
 }
+
+func TestZeroTokenStoreFails(t *testing.T) {
+	var s redisstore.TokenStore
+	ctx := ctxFor(t)
+	if _, err := s.LoadToken(ctx, "k"); err == nil {
+		t.Error("LoadToken on a zero TokenStore succeeded")
+	}
+	if err := s.StoreToken(ctx, "k", &apiauth.Token{AccessToken: "a"}); err == nil {
+		t.Error("StoreToken on a zero TokenStore succeeded")
+	}
+	if _, err := s.LockToken(ctx, "k"); err == nil {
+		t.Error("LockToken on a zero TokenStore succeeded")
+	}
+	s.Close()
+}
