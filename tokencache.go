@@ -462,6 +462,12 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 		base = prev.tok
 	}
 	if s := c.opts.Store; s != nil {
+		// Another cache may have refreshed already: look before queueing
+		// for the lock, so a fleet does not take the lock in turn at every
+		// expiry just to find the token there.
+		if st, err := s.LoadToken(ctx, c.opts.StoreKey); err == nil && c.adoptable(st, base) {
+			return st, true, nil
+		}
 		if l, ok := s.(TokenLocker); ok {
 			unlock, err := l.LockToken(ctx, c.opts.StoreKey)
 			if err != nil {
@@ -477,7 +483,7 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 			c.log(slog.LevelInfo, "token store available again")
 		}
 		if err == nil && st != nil && st.AccessToken != "" && (base == nil || st.AccessToken != base.AccessToken) {
-			if e := c.newEntry(st, time.Now()); time.Now().Before(e.staleAt) {
+			if c.adoptable(st, base) {
 				return st, true, nil
 			}
 			base = st
@@ -510,8 +516,22 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 	return tok, false, err
 }
 
-// storeFailed logs a store failure, once until the store works again.
+// adoptable reports whether st, loaded from the store, can replace base as
+// it is: another token, not yet stale.
+func (c *TokenCache) adoptable(st, base *Token) bool {
+	if st == nil || st.AccessToken == "" || (base != nil && st.AccessToken == base.AccessToken) {
+		return false
+	}
+	return time.Now().Before(c.newEntry(st, time.Now()).staleAt)
+}
+
+// storeFailed logs a store failure, once until the store works again. A
+// failure because the refresh itself was cancelled (Close) says nothing
+// about the store and is not logged.
 func (c *TokenCache) storeFailed(op string, err error) {
+	if c.ctx.Err() != nil {
+		return
+	}
 	if c.storeDown.CompareAndSwap(false, true) {
 		c.log(slog.LevelWarn, "token store unavailable, refreshing locally", slog.String("op", op), slog.String("error", err.Error()))
 	}
