@@ -35,10 +35,11 @@
 // credential, and a different StoreKey for each credential.
 //
 // What happens: requests are served from each replica's memory and never
-// touch Redis. When the token nears its expiry, each cache takes the
-// credential's refresh lock in Redis in turn. The first one finds the
-// stored token unchanged, renews it (with its refresh token, or by logging
-// in) and stores the new token before releasing the lock; the others find
+// touch Redis. When the token nears its expiry, each cache first looks in
+// Redis: a newer token stored by another replica is adopted at once.
+// Otherwise it takes the credential's refresh lock; the first holder renews
+// the token (with its refresh token, or by logging in) and stores the new
+// one before releasing the lock; the others, once they get the lock, find
 // that new token and adopt it without calling the API. A release is
 // announced over Redis pub/sub, so waiters move on at once; they also poll,
 // so a lost notification costs at most PollInterval (100 ms).

@@ -51,7 +51,7 @@ func TestDocumentedDefaults(t *testing.T) {
 		}
 	}
 	check("doc.go", docRow)
-	for _, md := range []string{"../FLEET_README_SECTION.md", "../README.md"} {
+	for _, md := range []string{"../README.md"} {
 		if data, err := os.ReadFile(md); err == nil && strings.Contains(string(data), "## Running a fleet") {
 			check(md, mdRow)
 		}
