@@ -39,6 +39,7 @@ func TestREADMEDefaults(t *testing.T) {
 		"`CacheOptions.RefreshTimeout`":           DefaultRefreshTimeout.String(),
 		"`CacheOptions.MinBackoff`, `MaxBackoff`": DefaultMinBackoff.String() + " to " + DefaultMaxBackoff.String(),
 		"`ClientOptions.MaxErrorBody`":            mib(DefaultMaxErrorBody),
+		"`ClientOptions.MaxResponseBody`":         mib(DefaultMaxResponseBody),
 		"`SourceOptions.MaxResponseSize`":         mib(DefaultMaxTokenResponse),
 	}
 	for where, w := range want {

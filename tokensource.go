@@ -142,18 +142,32 @@ func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any) err
 }
 
 // describeJSONError keeps a JSON error's shape but never the bytes that
-// caused it, which could be a token.
+// caused it, which could be a token. The *json.SyntaxError or
+// *json.UnmarshalTypeError stays reachable with errors.As, and a body that
+// ends early matches io.ErrUnexpectedEOF.
 func describeJSONError(err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		return fmt.Errorf("invalid JSON at offset %d", se.Offset)
+		return &quietError{fmt.Sprintf("invalid JSON at offset %d", se.Offset), se}
 	case errors.As(err, &te):
-		return fmt.Errorf("field %q has JSON type %s, want %s", te.Field, te.Value, te.Type)
+		return &quietError{fmt.Sprintf("field %q has JSON type %s, want %s", te.Field, te.Value, te.Type), te}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("truncated JSON: %w", io.ErrUnexpectedEOF)
 	}
 	return errors.New("invalid JSON")
 }
+
+// quietError has a message of its own and unwraps to a cause whose message
+// it does not repeat (a JSON error may quote the body).
+type quietError struct {
+	msg   string
+	cause error
+}
+
+func (e *quietError) Error() string { return e.msg }
+func (e *quietError) Unwrap() error { return e.cause }
 
 // TokenEndpoint is the Artos token source: POST /get-access-token with
 // {"user_id": …} returns {"access_token": …} and no lifetime. The expiry is
