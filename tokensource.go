@@ -172,11 +172,13 @@ func (e *quietError) Unwrap() error { return e.cause }
 // TokenEndpoint is the Artos token source: POST /get-access-token with
 // {"user_id": …} returns {"access_token": …} and no lifetime. The expiry is
 // read from the JWT's exp claim (skew-corrected with iat). It is safe for
-// concurrent use.
+// concurrent use. The user id is the credential: it prints redacted.
 type TokenEndpoint struct {
-	url    *url.URL
-	userID string
-	http   sourceHTTP
+	url *url.URL
+	// user holds the user id behind a pointer, so that fmt printing a
+	// struct that holds the source shows an address, never the id.
+	user *secretBox
+	http sourceHTTP
 }
 
 // NewTokenEndpoint returns a source that fetches tokens for userID from
@@ -190,7 +192,24 @@ func NewTokenEndpoint(tokenURL, userID string, opts *SourceOptions) (*TokenEndpo
 	if err != nil {
 		return nil, err
 	}
-	return &TokenEndpoint{url: u, userID: userID, http: newSourceHTTP(opts)}, nil
+	return &TokenEndpoint{url: u, user: newBox(userID, ""), http: newSourceHTTP(opts)}, nil
+}
+
+// String describes the source with the user id redacted.
+func (e *TokenEndpoint) String() string {
+	if e == nil {
+		return "apiauth.TokenEndpoint(nil)"
+	}
+	return "apiauth.TokenEndpoint{url: " + strconv.Quote(e.url.Redacted()) +
+		", user_id: " + strconv.Quote(redact.Secret(e.user.secret, "")) + "}"
+}
+
+// GoString returns the same redacted form as String.
+func (e *TokenEndpoint) GoString() string { return e.String() }
+
+// Format prints the source redacted under every verb.
+func (e *TokenEndpoint) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, e.String(), e.GoString())
 }
 
 // Token fetches a new token. Its Expiry comes from the JWT claims; it is
@@ -200,7 +219,7 @@ func (e *TokenEndpoint) Token(ctx context.Context) (*Token, error) {
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`
 	}
-	if err := e.http.postJSON(ctx, e.url, map[string]string{"user_id": e.userID}, &out); err != nil {
+	if err := e.http.postJSON(ctx, e.url, map[string]string{"user_id": e.user.secret}, &out); err != nil {
 		return nil, err
 	}
 	if out.AccessToken == "" {
@@ -248,9 +267,12 @@ func (l Login) LogValue() slog.Value {
 // RenewToken uses the refresh token first and falls back to a full login
 // when it is rejected (expired, revoked, already used). Every refresh token
 // is treated as single-use. It is safe for concurrent use: concurrent
-// renewals of the same token make one refresh call.
+// renewals of the same token make one refresh call. It prints with the
+// password and refresh tokens hidden.
 type LoginSource struct {
-	login      Login
+	// login and spentFrom sit behind pointers, so that fmt printing a
+	// struct that holds the source shows addresses, never the secrets.
+	login      *Login
 	loginURL   *url.URL
 	refreshURL *url.URL
 	http       sourceHTTP
@@ -259,7 +281,7 @@ type LoginSource struct {
 	// spent maps refresh tokens this source has used to the token that
 	// replaced them, so a second renewal of the same token returns the
 	// replacement instead of presenting a spent refresh token.
-	spentFrom string
+	spentFrom *secretBox
 	spentTo   *Token
 }
 
@@ -279,11 +301,27 @@ func NewLoginSource(baseURL string, login Login, opts *SourceOptions) (*LoginSou
 		return nil, err
 	}
 	return &LoginSource{
-		login:      login,
+		login:      &login,
 		loginURL:   joinPath(u, "v1/auth/login"),
 		refreshURL: joinPath(u, "v1/auth/refresh"),
 		http:       newSourceHTTP(opts),
 	}, nil
+}
+
+// String describes the source with the password hidden.
+func (s *LoginSource) String() string {
+	if s == nil {
+		return "apiauth.LoginSource(nil)"
+	}
+	return "apiauth.LoginSource{url: " + strconv.Quote(s.loginURL.Redacted()) + ", login: " + s.login.String() + "}"
+}
+
+// GoString returns the same redacted form as String.
+func (s *LoginSource) GoString() string { return s.String() }
+
+// Format prints the source redacted under every verb.
+func (s *LoginSource) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, s.String(), s.GoString())
 }
 
 type loginResponse struct {
@@ -339,7 +377,7 @@ func (s *LoginSource) RenewToken(ctx context.Context, prev *Token) (*Token, erro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.spentFrom == prev.RefreshToken && s.spentTo != nil {
+	if s.spentFrom != nil && s.spentFrom.secret == prev.RefreshToken && s.spentTo != nil {
 		// Already renewed by this source: never present a spent token.
 		return s.spentTo, nil
 	}
@@ -363,7 +401,7 @@ func (s *LoginSource) RenewToken(ctx context.Context, prev *Token) (*Token, erro
 			return nil, err
 		}
 	}
-	s.spentFrom, s.spentTo = prev.RefreshToken, tok
+	s.spentFrom, s.spentTo = newBox(prev.RefreshToken, ""), tok
 	return tok, nil
 }
 
