@@ -121,8 +121,10 @@ func TestTransportFaults(t *testing.T) {
 		{
 			name: "another layer's failure wrapping a network error is not retried",
 			cred: &faultCred{err: &faultKindErr{syscall.ECONNREFUSED}}, method: "GET",
-			wantErr: func(err error) bool { return errors.Is(err, errkind.TokenRefresh) && errors.Is(err, syscall.ECONNREFUSED) },
-			sends:   0, auths: 1,
+			wantErr: func(err error) bool {
+				return errors.Is(err, errkind.TokenRefresh) && errors.Is(err, syscall.ECONNREFUSED)
+			},
+			sends: 0, auths: 1,
 		},
 		{
 			name: "reset before the answer, POST without key: sent once",
