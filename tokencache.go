@@ -644,7 +644,9 @@ func (c *TokenCache) String() string {
 func (c *TokenCache) GoString() string { return c.String() }
 
 // Format prints the cache as String does under every verb.
-func (c *TokenCache) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String(), c.GoString()) }
+func (c *TokenCache) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, c.String(), c.GoString())
+}
 
 func (c *TokenCache) log(level slog.Level, msg string, attrs ...slog.Attr) {
 	if l := c.opts.Logger; l != nil {
