@@ -375,7 +375,7 @@ func fltCheckError(t *testing.T, err error) {
 // fltClockRun calls the Artos fake, in process and inside a synctest
 // bubble, every two minutes for five hours, with the server's clock offset
 // set by offset(elapsed), and reports the first error and the counters.
-func fltClockRun(t *testing.T, offset func(elapsed time.Duration) time.Duration) (err error, calls int, st apiauthtest.FamilyStats) {
+func fltClockRun(t *testing.T, offset func(elapsed time.Duration) time.Duration) (calls int, st apiauthtest.FamilyStats, err error) {
 	fk := apiauthtest.Start(apiauthtest.Config{PlainHTTP: true, Now: time.Now, ArtosTokenTTL: time.Hour})
 	defer fk.Close()
 	synctest.Test(t, func(t *testing.T) {
@@ -395,7 +395,7 @@ func fltClockRun(t *testing.T, offset func(elapsed time.Duration) time.Duration)
 		}
 		st = fk.Stats().Artos
 	})
-	return err, calls, st
+	return calls, st, err
 }
 
 type fltRT func(*http.Request) (*http.Response, error)
@@ -837,7 +837,7 @@ func fltCases() []fltCase {
 			name: "server clock 2 h ahead (tokens issued in our future), 5 h of calls",
 			want: "success; one token per lifetime, no 401", api: -1, token: -1,
 			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				err, calls, st := fltClockRun(t, func(time.Duration) time.Duration { return 2 * time.Hour })
+				calls, st, err := fltClockRun(t, func(time.Duration) time.Duration { return 2 * time.Hour })
 				fltCheckClock(t, st, 0)
 				return fltOutcome{err: err, calls: calls, note: fmt.Sprintf(": %d calls, %d tokens, %d 401s", calls, st.TokensIssued, st.Unauthorized)}
 			},
@@ -846,7 +846,7 @@ func fltCases() []fltCase {
 			name: "server clock 2 h behind (tokens expired by our clock), 5 h of calls",
 			want: "success; one token per lifetime, not one per call", api: -1, token: -1,
 			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				err, calls, st := fltClockRun(t, func(time.Duration) time.Duration { return -2 * time.Hour })
+				calls, st, err := fltClockRun(t, func(time.Duration) time.Duration { return -2 * time.Hour })
 				fltCheckClock(t, st, 0)
 				return fltOutcome{err: err, calls: calls, note: fmt.Sprintf(": %d calls, %d tokens, %d 401s", calls, st.TokensIssued, st.Unauthorized)}
 			},
@@ -855,7 +855,7 @@ func fltCases() []fltCase {
 			name: "server clock jumps +2 h, then to -2 h, during 5 h of calls",
 			want: "success; at most one 401 (absorbed) per jump", api: -1, token: -1,
 			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				err, calls, st := fltClockRun(t, func(e time.Duration) time.Duration {
+				calls, st, err := fltClockRun(t, func(e time.Duration) time.Duration {
 					switch {
 					case e < 100*time.Minute:
 						return 0
