@@ -24,6 +24,10 @@ const Version = "0.1.0"
 // DefaultUserAgent is the User-Agent the [Client] sends.
 const DefaultUserAgent = "apiauth-go/" + Version
 
+// DefaultMaxResponseBody is the largest 2xx body, in bytes, that
+// [Client.Do] decodes: 32 MiB.
+const DefaultMaxResponseBody = 32 << 20
+
 // ClientOptions configures a [Client]. The zero value is ready to use; every
 // zero field means the default documented on it. NewClient copies the
 // options; later changes to them have no effect.
@@ -82,6 +86,12 @@ type ClientOptions struct {
 	// [DefaultMaxErrorBody] (1 MiB).
 	MaxErrorBody int64
 
+	// MaxResponseBody caps how much of a 2xx answer [Client.Do] reads to
+	// decode it; a longer body fails with an error wrapping
+	// *http.MaxBytesError. Zero means [DefaultMaxResponseBody] (32 MiB); a
+	// negative value means no cap.
+	MaxResponseBody int64
+
 	// Logger receives the layers' events, redacted. Nil means no logging.
 	Logger *slog.Logger
 }
@@ -97,6 +107,7 @@ type Client struct {
 	hc     *http.Client
 	ua     string
 	maxErr int64
+	maxOut int64
 }
 
 // NewClient returns a client for the API at baseURL, which may carry a path
@@ -156,6 +167,10 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 		hc:     &http.Client{Transport: stack, CheckRedirect: auth.CheckRedirect, Timeout: o.Timeout},
 		ua:     o.UserAgent,
 		maxErr: o.MaxErrorBody,
+		maxOut: o.MaxResponseBody,
+	}
+	if c.maxOut == 0 {
+		c.maxOut = DefaultMaxResponseBody
 	}
 	if c.ua == "" {
 		c.ua = DefaultUserAgent
@@ -258,10 +273,36 @@ func (c *Client) Do(req *http.Request, out any) (*Response, error) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return r, nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil && !errors.Is(err, io.EOF) {
+	body := &clientBody{r: resp.Body}
+	if c.maxOut > 0 {
+		body.r = http.MaxBytesReader(nil, resp.Body, c.maxOut)
+	}
+	if err := json.NewDecoder(body).Decode(out); err != nil && !errors.Is(err, io.EOF) {
+		// A failed read (a reset, a cancelled context, the size cap) is
+		// reported as such, not as the invalid JSON it leaves behind.
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(body.err, &tooLarge):
+			return r, fmt.Errorf("apiauth: %s %s: %w", req.Method, req.URL.Path,
+				&quietError{fmt.Sprintf("response body larger than %d bytes", tooLarge.Limit), tooLarge})
+		case body.err != nil && body.err != io.EOF:
+			return r, fmt.Errorf("apiauth: %s %s: reading response: %w", req.Method, req.URL.Path, body.err)
+		}
 		return r, fmt.Errorf("apiauth: %s %s: decoding response: %w", req.Method, req.URL.Path, describeJSONError(err))
 	}
 	return r, nil
+}
+
+// clientBody remembers the error of the last read from r.
+type clientBody struct {
+	r   io.Reader
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.err = err
+	return n, err
 }
 
 // transportError unwraps net/http's *url.Error, whose message holds the

@@ -51,6 +51,7 @@ func TestREADMEDefaults(t *testing.T) {
 		"`transport.Pace.Utilization`":    strconv.FormatFloat(transport.DefaultPaceUtilization, 'g', -1, 64),
 		"`transport.Pace.MaxKeys`":        strconv.Itoa(transport.DefaultPaceMaxKeys),
 		"`ClientOptions.MaxErrorBody`":    mib(DefaultMaxErrorBody),
+		"`ClientOptions.MaxResponseBody`": mib(DefaultMaxResponseBody),
 		"`SourceOptions.MaxResponseSize`": mib(DefaultMaxTokenResponse),
 	}
 	for where, w := range want {

@@ -147,17 +147,19 @@ type TokenSourceFunc func(ctx context.Context) (*Token, error)
 // Token calls f(ctx).
 func (f TokenSourceFunc) Token(ctx context.Context) (*Token, error) { return f(ctx) }
 
-// maxClockSkew bounds the skew correction: a JWT whose iat is further than
-// this from the local clock is judged by its exp against the local clock
-// instead, as it was more likely issued long ago than by a server this far
-// off.
+// maxClockSkew bounds the skew correction: a JWT whose iat is more than this
+// before the local clock, and whose exp is still ahead of it, is judged by
+// its exp against the local clock instead, as it was more likely issued long
+// ago (and handed out again) than by a server this far off. An iat in the
+// future, or an exp already past, can only mean the clocks disagree, and is
+// corrected however far off.
 const maxClockSkew = time.Hour
 
 // tokenExpiry works out when tok expires in local time, for a token received
 // at the local time received. It prefers tok.Expiry (from expires_in or the
 // source), then the JWT's exp claim: when the JWT also carries iat, the
-// lifetime exp-iat is applied to received, so a client clock minutes off
-// still refreshes on time. It reports false when nothing is known.
+// lifetime exp-iat is applied to received, so a client clock minutes or
+// hours off still refreshes on time. It reports false when nothing is known.
 func tokenExpiry(tok *Token, received time.Time, maxLen int) (time.Time, bool) {
 	if !tok.Expiry.IsZero() {
 		return tok.Expiry, true
@@ -167,11 +169,7 @@ func tokenExpiry(tok *Token, received time.Time, maxLen int) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	if !iat.IsZero() && exp.After(iat) {
-		skew := iat.Sub(received)
-		if skew < 0 {
-			skew = -skew
-		}
-		if skew <= maxClockSkew {
+		if !iat.Before(received.Add(-maxClockSkew)) || !exp.After(received) {
 			return received.Add(exp.Sub(iat)), true
 		}
 	}

@@ -656,6 +656,24 @@ func (c *TokenCache) Close() error {
 	return nil
 }
 
+// String describes the cache by its source's type. It reads none of the
+// cache's state: fmt's reflection over a live cache would race with its
+// refreshes, and could reach a secret.
+func (c *TokenCache) String() string {
+	if c == nil {
+		return "apiauth.TokenCache(nil)"
+	}
+	return fmt.Sprintf("apiauth.TokenCache{source: %T}", c.src)
+}
+
+// GoString returns the same form as String.
+func (c *TokenCache) GoString() string { return c.String() }
+
+// Format prints the cache as String does under every verb.
+func (c *TokenCache) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, c.String(), c.GoString())
+}
+
 func (c *TokenCache) log(level slog.Level, msg string, attrs ...slog.Attr) {
 	if l := c.opts.Logger; l != nil {
 		l.LogAttrs(context.Background(), level, "apiauth: "+msg, attrs...)

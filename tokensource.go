@@ -142,27 +142,43 @@ func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any) err
 }
 
 // describeJSONError keeps a JSON error's shape but never the bytes that
-// caused it, which could be a token.
+// caused it, which could be a token. The *json.SyntaxError or
+// *json.UnmarshalTypeError stays reachable with errors.As, and a body that
+// ends early matches io.ErrUnexpectedEOF.
 func describeJSONError(err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		return fmt.Errorf("invalid JSON at offset %d", se.Offset)
+		return &quietError{fmt.Sprintf("invalid JSON at offset %d", se.Offset), se}
 	case errors.As(err, &te):
-		return fmt.Errorf("field %q has JSON type %s, want %s", te.Field, te.Value, te.Type)
+		return &quietError{fmt.Sprintf("field %q has JSON type %s, want %s", te.Field, te.Value, te.Type), te}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("truncated JSON: %w", io.ErrUnexpectedEOF)
 	}
 	return errors.New("invalid JSON")
 }
 
+// quietError has a message of its own and unwraps to a cause whose message
+// it does not repeat (a JSON error may quote the body).
+type quietError struct {
+	msg   string
+	cause error
+}
+
+func (e *quietError) Error() string { return e.msg }
+func (e *quietError) Unwrap() error { return e.cause }
+
 // TokenEndpoint is the Artos token source: POST /get-access-token with
 // {"user_id": …} returns {"access_token": …} and no lifetime. The expiry is
 // read from the JWT's exp claim (skew-corrected with iat). It is safe for
-// concurrent use.
+// concurrent use. The user id is the credential: it prints redacted.
 type TokenEndpoint struct {
-	url    *url.URL
-	userID string
-	http   sourceHTTP
+	url *url.URL
+	// user holds the user id behind a pointer, so that fmt printing a
+	// struct that holds the source shows an address, never the id.
+	user *secretBox
+	http sourceHTTP
 }
 
 // NewTokenEndpoint returns a source that fetches tokens for userID from
@@ -176,14 +192,31 @@ func NewTokenEndpoint(tokenURL, userID string, opts *SourceOptions) (*TokenEndpo
 	if err != nil {
 		return nil, err
 	}
-	return &TokenEndpoint{url: u, userID: userID, http: newSourceHTTP(opts)}, nil
+	return &TokenEndpoint{url: u, user: newBox(userID, ""), http: newSourceHTTP(opts)}, nil
+}
+
+// String describes the source with the user id redacted.
+func (e *TokenEndpoint) String() string {
+	if e == nil {
+		return "apiauth.TokenEndpoint(nil)"
+	}
+	return "apiauth.TokenEndpoint{url: " + strconv.Quote(e.url.Redacted()) +
+		", user_id: " + strconv.Quote(redact.Secret(e.user.secret, "")) + "}"
+}
+
+// GoString returns the same redacted form as String.
+func (e *TokenEndpoint) GoString() string { return e.String() }
+
+// Format prints the source redacted under every verb.
+func (e *TokenEndpoint) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, e.String(), e.GoString())
 }
 
 // Token fetches a new token. Its Expiry comes from the JWT claims; it is
 // zero when the token carries no usable exp.
 func (e *TokenEndpoint) Token(ctx context.Context) (*Token, error) {
 	var out accessTokenResponse
-	if err := e.http.postJSON(ctx, e.url, artosTokenRequest(e.userID), &out); err != nil {
+	if err := e.http.postJSON(ctx, e.url, artosTokenRequest(e.user.secret), &out); err != nil {
 		return nil, err
 	}
 	return out.token(e.url.Path, time.Now())
@@ -249,9 +282,12 @@ func (l Login) LogValue() slog.Value {
 // RenewToken uses the refresh token first and falls back to a full login
 // when it is rejected (expired, revoked, already used). Every refresh token
 // is treated as single-use. It is safe for concurrent use: concurrent
-// renewals of the same token make one refresh call.
+// renewals of the same token make one refresh call. It prints with the
+// password and refresh tokens hidden.
 type LoginSource struct {
-	login      Login
+	// login and spentFrom sit behind pointers, so that fmt printing a
+	// struct that holds the source shows addresses, never the secrets.
+	login      *Login
 	loginURL   *url.URL
 	refreshURL *url.URL
 	http       sourceHTTP
@@ -260,7 +296,7 @@ type LoginSource struct {
 	// spent maps refresh tokens this source has used to the token that
 	// replaced them, so a second renewal of the same token returns the
 	// replacement instead of presenting a spent refresh token.
-	spentFrom string
+	spentFrom *secretBox
 	spentTo   *Token
 }
 
@@ -277,7 +313,7 @@ func NewLoginSource(baseURL string, login Login, opts *SourceOptions) (*LoginSou
 		return nil, err
 	}
 	return &LoginSource{
-		login:      login,
+		login:      &login,
 		loginURL:   joinPath(u, "v1/auth/login"),
 		refreshURL: joinPath(u, "v1/auth/refresh"),
 		http:       newSourceHTTP(opts),
@@ -304,6 +340,22 @@ func (l Login) body() map[string]string {
 // refreshBody is the JSON body of POST /v1/auth/refresh.
 func refreshBody(refreshToken string) map[string]string {
 	return map[string]string{"refresh_token": refreshToken}
+}
+
+// String describes the source with the password hidden.
+func (s *LoginSource) String() string {
+	if s == nil {
+		return "apiauth.LoginSource(nil)"
+	}
+	return "apiauth.LoginSource{url: " + strconv.Quote(s.loginURL.Redacted()) + ", login: " + s.login.String() + "}"
+}
+
+// GoString returns the same redacted form as String.
+func (s *LoginSource) GoString() string { return s.String() }
+
+// Format prints the source redacted under every verb.
+func (s *LoginSource) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, s.String(), s.GoString())
 }
 
 type loginResponse struct {
@@ -358,7 +410,7 @@ func (s *LoginSource) RenewToken(ctx context.Context, prev *Token) (*Token, erro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.spentFrom == prev.RefreshToken && s.spentTo != nil {
+	if s.spentFrom != nil && s.spentFrom.secret == prev.RefreshToken && s.spentTo != nil {
 		// Already renewed by this source: never present a spent token.
 		return s.spentTo, nil
 	}
@@ -382,7 +434,7 @@ func (s *LoginSource) RenewToken(ctx context.Context, prev *Token) (*Token, erro
 			return nil, err
 		}
 	}
-	s.spentFrom, s.spentTo = prev.RefreshToken, tok
+	s.spentFrom, s.spentTo = newBox(prev.RefreshToken, ""), tok
 	return tok, nil
 }
 

@@ -471,9 +471,8 @@ func retryableError(ctx context.Context, err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var kind *errkind.Kind
 	var rle *RateLimitError
-	if errors.As(err, &kind) || errors.As(err, &rle) {
+	if retryIsKind(err) || errors.As(err, &rle) {
 		return false // a decision of another apiauth layer, not the network
 	}
 	var certErr *tls.CertificateVerificationError
@@ -489,6 +488,26 @@ func retryableError(ctx context.Context, err error) bool {
 	// transport returns them bare, so wrap them the same way.
 	ok, _ := retryablehttp.DefaultRetryPolicy(ctx, nil, &url.Error{Op: "retry", Err: err})
 	return ok
+}
+
+// retryKinds are the sentinel kinds of apiauth's errors.
+var retryKinds = [...]*errkind.Kind{
+	errkind.Unauthorized, errkind.Forbidden, errkind.NotFound, errkind.RateLimited,
+	errkind.TokenExpired, errkind.InvalidAPIKey, errkind.InsufficientPermissions, errkind.Server,
+	errkind.InvalidCredential, errkind.InsecureTransport, errkind.TokenRefresh, errkind.Closed,
+}
+
+// retryIsKind reports whether err matches one of apiauth's sentinel kinds,
+// as the kind itself or through an Is method (*InsecureError, the root
+// package's *RefreshError and *CredentialError): a failure another layer
+// already decided on, even when its cause is a network error.
+func retryIsKind(err error) bool {
+	for _, k := range retryKinds {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // retryIsTimeout reports whether err is a timeout, which costs more budget.
