@@ -217,7 +217,7 @@ func runBudgetFleet(tb testing.TB, redisAddr string, shared bool, run time.Durat
 	if r.answers == 0 {
 		tb.Fatal("the fake answered nothing")
 	}
-	tb.Logf("shared=%v: the fake answered %d requests in %v: %d served, %d refused with 429 (the clients saw %d and %d; served/refused per window %s); limited/op %.4f, goodput/limit %.3f",
+	tb.Logf("shared=%v: the fake answered %d requests in %v: %d served, %d refused with 429 (the clients saw %d and %d; served/refused per window, sampled at its end: %s); limited/op %.4f, goodput/limit %.3f",
 		shared, r.answers, run, r.served, r.refused, clientOK, client429, strings.Join(perWindow, " "), r.limitedPerOp(), r.goodput())
 	return r
 }
