@@ -1,5 +1,5 @@
-// Package redisstore shares apiauth's token state between the processes of
-// a fleet through Redis, using github.com/redis/go-redis/v9.
+// Package redisstore shares apiauth's token state and rate budgets between
+// the processes of a fleet through Redis, using github.com/redis/go-redis/v9.
 //
 // # Running a fleet
 //
@@ -102,4 +102,59 @@
 // To watch it work offline, run go run ./examples/fleet: it starts a
 // throwaway redis-server and three replicas against the built-in fake
 // AudiModal, then kills and restarts Redis.
+//
+// # Shared rate budget
+//
+// A rate limit counts per API key, however many replicas use the key.
+// Alone, each replica's [transport.Pace] paces to the whole limit and
+// together they overrun it. Give their Paces one [Budget] and every request
+// of the fleet books a slot in one budget in Redis, at Pace.Utilization
+// (97%) of the limit, spaced evenly across the replicas:
+//
+//	budget, err := redisstore.NewBudget(client, &redisstore.BudgetOptions{
+//		Prefix: "billing:apiauth:", // may be the TokenStore's
+//	})
+//	if err != nil { ... }
+//	api, err := apiauth.NewClient("https://api.audimodal.ai", key, &apiauth.ClientOptions{
+//		Pace:     &transport.Pace{Shared: budget},
+//		Identity: "audimodal:billing", // names the budget; never a secret
+//	})
+//
+// Every replica must use the same Prefix and the same Identity for the same
+// credential. For an [apiauth.APIKey], [apiauth.StaticToken] or
+// [apiauth.HeaderPair] the default identity is already a stable hash of the
+// secret, the same in every replica, so Identity may stay empty; for an
+// [apiauth.TokenCache] with a Store it is derived from StoreKey. Any other
+// credential gets a random identity per client: set Identity for it.
+//
+// What happens: Pace learns the limit and the window from the server's
+// headers (until it knows the window, it books what is left until the
+// reset). Then, before each request it lets go, it calls [Budget.Reserve]:
+// one Lua script that runs a generic cell rate algorithm (GCRA) on
+// Redis' own clock (TIME), so the replicas' clocks do not matter. It books
+// the next free slot, window/rate after the one before, and returns how
+// long to wait for it. Each process still paces from the headers too; the
+// budget only adds waits. In one run of BenchmarkFleetThroughput (four
+// processes, 50 requests per second allowed), 5.6% of the fleet's requests
+// were refused with 429 without the budget, and none with it, which used
+// 97.7% of the limit.
+//
+// Redis key, per host and credential identity (id is the hex SHA-256 of
+// the two, so the key name carries no credential data):
+//
+//	<prefix>{<id>}:budget  the next free slot, in microseconds of Redis' clock.
+//	                       TTL: one window past that slot.
+//
+// When Redis is slow or down, Reserve fails within OpTimeout (200 ms), then
+// at once, without a command, until ProbeInterval (1 s) has passed, when
+// one call tries Redis again. Pace logs "shared budget unavailable, pacing
+// locally" once, at warn level, and each process paces on its own (the
+// fleet may then overrun the limit as it would without the budget; the
+// retry layer handles the 429s). No request fails because Redis is down.
+// When a reservation works again, Pace logs "shared budget available
+// again" once.
+//
+// Settings ([BudgetOptions]): Prefix and OpTimeout as for TokenOptions, and
+//
+//	ProbeInterval  1 s         how long Reserve fails at once after a failure
 package redisstore

@@ -19,6 +19,8 @@ func TestDocumentedDefaults(t *testing.T) {
 		"Lease":        redisstore.DefaultLease,
 		"Grace":        redisstore.DefaultGrace,
 		"PollInterval": redisstore.DefaultPollInterval,
+		// BudgetOptions; its Prefix and OpTimeout are TokenOptions'.
+		"ProbeInterval": redisstore.DefaultProbeInterval,
 	}
 	units := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "min": time.Minute}
 	docRow := regexp.MustCompile("(?m)^//\t(\\w+) +(\"[^\"]*\"|\\d+ \\w+|none) ")

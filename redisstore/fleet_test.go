@@ -39,6 +39,9 @@ type childConfig struct {
 	Prefix         string        `json:"prefix"`
 	Lease          time.Duration `json:"lease"`
 	RefreshTimeout time.Duration `json:"refresh_timeout"`
+	// Budget, when set, makes the process a load generator for the shared
+	// rate budget tests instead (see budgetProcess).
+	Budget *budgetChild `json:"budget,omitempty"`
 }
 
 // TestHelperProcess is the body of one fleet process; run directly, it
@@ -93,6 +96,9 @@ func fleetProcess(raw string) int {
 	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bad config:", err)
 		return 2
+	}
+	if cfg.Budget != nil {
+		return budgetProcess(cfg)
 	}
 	out := &eventWriter{}
 	client := redis.NewClient(&redis.Options{Addr: cfg.Redis, ContextTimeoutEnabled: true})
@@ -163,14 +169,14 @@ type fleetProc struct {
 
 // fleet is a set of running fleet processes and what they reported.
 type fleet struct {
-	t     *testing.T
+	t     testing.TB
 	mu    sync.Mutex
 	log   []event
 	procs map[int]*fleetProc
 	pids  []int
 }
 
-func startFleet(t *testing.T, n int, cfg childConfig) *fleet {
+func startFleet(t testing.TB, n int, cfg childConfig) *fleet {
 	t.Helper()
 	raw, err := json.Marshal(cfg)
 	if err != nil {

@@ -31,7 +31,7 @@ func newStore(t *testing.T, srv *redistest.Server, opts redisstore.TokenOptions)
 	return s
 }
 
-func testPrefix(t *testing.T) string {
+func testPrefix(t testing.TB) string {
 	return "test:" + strings.NewReplacer("/", ":", " ", "_").Replace(t.Name()) + ":"
 }
 
@@ -59,7 +59,7 @@ func bounded(t *testing.T, d time.Duration, what string, fn func()) {
 }
 
 // eventually polls cond every 10 ms until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

@@ -71,13 +71,17 @@ type paceEntry struct {
 // sharedRate returns the rate to book in a shared budget: util of Limit
 // per window once the window is known; before that, what is left spread
 // over the time until the reset (the budget the whole fleet shares in this
-// window). A zero window means there is nothing to go on yet.
+// window); once that reset has passed, the limit per paceMinWindow, the
+// fastest the limit can allow, which spaces the processes' probes of the
+// new window. A zero window means there is nothing to go on yet.
 func (e *paceEntry) sharedRate(now time.Time, util float64) (float64, time.Duration) {
 	switch {
 	case e.limit > 0 && e.window > 0:
 		return float64(e.limit) * util, e.window
 	case e.limited && e.remaining > 0 && e.reset.After(now):
 		return float64(e.remaining) * util, e.reset.Sub(now)
+	case e.limited && e.limit > 0 && !e.reset.IsZero() && !e.reset.After(now):
+		return float64(e.limit) * util, paceMinWindow
 	}
 	return 0, 0
 }

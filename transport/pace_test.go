@@ -912,3 +912,29 @@ func TestPaceSharedBudgetDown(t *testing.T) {
 		}
 	})
 }
+
+// What a process books in a shared budget: nothing before an answer; what
+// is left until the reset while the window is unknown; the limit per
+// shortest possible window once that reset has passed (to space the
+// processes' probes of the new window); the limit per window once known.
+func TestPaceEntrySharedRate(t *testing.T) {
+	t0 := time.Unix(1640991600, 0)
+	for _, tt := range []struct {
+		name   string
+		e      paceEntry
+		rate   float64
+		window time.Duration
+	}{
+		{"nothing known", paceEntry{}, 0, 0},
+		{"left until the reset", paceEntry{limited: true, limit: 50, remaining: 20, reset: t0.Add(500 * time.Millisecond)}, 20 * 0.5, 500 * time.Millisecond},
+		{"reset passed, window unknown", paceEntry{limited: true, limit: 50, remaining: 20, reset: t0}, 50 * 0.5, paceMinWindow},
+		{"reset passed, no limit", paceEntry{limited: true, remaining: 20, reset: t0}, 0, 0},
+		{"nothing left", paceEntry{limited: true, remaining: 0, reset: t0.Add(time.Second)}, 0, 0},
+		{"window known", paceEntry{limited: true, limit: 50, window: time.Minute, remaining: 0, reset: t0}, 50 * 0.5, time.Minute},
+	} {
+		rate, window := tt.e.sharedRate(t0, 0.5)
+		if rate != tt.rate || window != tt.window {
+			t.Errorf("%s: %v per %v, want %v per %v", tt.name, rate, window, tt.rate, tt.window)
+		}
+	}
+}
