@@ -299,7 +299,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() { c.countStatus(rec.status) }()
 
 	if !s.delay(r) {
-		return
+		// The client gave up: drop the connection rather than write an
+		// empty 200 that a racing client could still read.
+		panic(http.ErrAbortHandler)
 	}
 
 	// Strip the family prefix, like http.StripPrefix.

@@ -95,9 +95,9 @@ func TestLatency(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	_, err := doErr(ctx, srv.Client(), "GET", srv.URL(apiauthtest.Artos)+"/api/v1/search/status", "")
+	res, err := doErr(ctx, srv.Client(), "GET", srv.URL(apiauthtest.Artos)+"/api/v1/search/status", "")
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("with an hour of latency: err = %v, want deadline exceeded", err)
+		t.Fatalf("with an hour of latency: err = %v, want deadline exceeded (%+v)", err, res)
 	}
 	srv.SetLatency(0)
 	do(t, srv, "GET", srv.URL(apiauthtest.Artos)+"/api/v1/search/status", "").want(t, http.StatusOK, "")
