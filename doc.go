@@ -54,6 +54,16 @@
 // headers, set per request with [WithTenant]. Package apiauthtest fakes all
 // four in-process, for tests and examples.
 //
+// # Fleet mode
+//
+// Replicas behind one credential share their token and their rate budget
+// through Redis with package redisstore: a [TokenCache] given a
+// redisstore.TokenStore (a [TokenStore] and [TokenLocker]) makes one login
+// and one refresh per expiry for the whole fleet, and a transport.Pace given
+// a redisstore.Budget (a transport.SharedBudget) keeps the fleet inside one
+// limit. When Redis is slow or down, each process falls back to its own
+// cache and pacing, logs it once, and no request fails because of it.
+//
 // # Concurrency
 //
 // Every exported type is safe for concurrent use unless its documentation says
