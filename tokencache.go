@@ -324,6 +324,10 @@ func (c *TokenCache) refreshAhead(now time.Time) {
 // wait handles a missing or invalid token: it joins the refresh in flight or
 // starts one, and waits for it on ctx.
 func (c *TokenCache) wait(ctx context.Context) (*entry, error) {
+	if err := ctx.Err(); err != nil {
+		// A caller that has already given up starts no refresh.
+		return nil, fmt.Errorf("apiauth: waiting for a token: %w", err)
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

@@ -460,3 +460,20 @@ func TestCachesSharingAStoreRefreshOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestCacheCancelledCallerStartsNoRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &countingSource{life: time.Hour}
+		c := NewTokenCache(src, nil)
+		defer c.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := c.Token(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v", err)
+		}
+		synctest.Wait()
+		if src.count() != 0 {
+			t.Fatalf("a cancelled caller started %d refreshes", src.count())
+		}
+	})
+}
