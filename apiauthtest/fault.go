@@ -114,7 +114,7 @@ func (s *Server) inject(w http.ResponseWriter, r *http.Request, fam family, f Fa
 	case f.ResetConnection:
 		resetConnection(w)
 	case f.Hang:
-		s.wait(r, nil) // until the client gives up or the server closes
+		s.wait(r, nil)              // until the client gives up or the server closes
 		panic(http.ErrAbortHandler) // never an empty 200 a racing client could read
 	case f.MalformedJSON:
 		w.Header().Set("Content-Type", "application/json")
