@@ -134,12 +134,13 @@ func (b *Budget) Reserve(ctx context.Context, key string, rate float64, window t
 		return 0, err
 	}
 	interval := float64(window) / rate / float64(time.Microsecond)
-	windowMs := max(1, (window+time.Millisecond-1)/time.Millisecond)
+	// The window in whole milliseconds, rounded up: a count, not a Duration.
+	windowMillis := max(1, int64((window+time.Millisecond-1)/time.Millisecond))
 	rk := b.ks.key(b.ks.id(key), "budget")
 	octx, cancel := context.WithTimeout(ctx, b.opts.OpTimeout)
 	defer cancel()
 	wait, err := reserveScript.Run(octx, b.client, []string{rk},
-		strconv.FormatFloat(interval, 'f', 3, 64), int64(windowMs)).Int64()
+		strconv.FormatFloat(interval, 'f', 3, 64), windowMillis).Int64()
 	if err != nil {
 		if ctx.Err() == nil { // Redis failed, not the caller
 			b.fail(err)
