@@ -30,12 +30,17 @@ type stressCounts struct {
 type stressBase struct {
 	tr     *http.Transport
 	counts map[string]*stressCounts
+	total  atomic.Int64
+	onSend func(n int64) // called with the running count of requests sent
 }
 
 func (b *stressBase) RoundTrip(req *http.Request) (*http.Response, error) {
 	fam, _, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
 	c := b.counts[fam]
 	c.sent.Add(1)
+	if b.onSend != nil {
+		b.onSend(b.total.Add(1))
+	}
 	if strings.HasSuffix(req.URL.Path, "/get-access-token") || strings.Contains(req.URL.Path, "/v1/auth/") {
 		c.token.Add(1)
 	}
@@ -80,6 +85,9 @@ func TestStress(t *testing.T) {
 	newClient := func(f apiauthtest.Family, cred transport.Credential, o apiauth.ClientOptions) *apiauth.Client {
 		o.Base = base
 		o.Retry = &transport.Retry{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxWait: 5 * time.Millisecond}
+		// Fail fast on the rate limit too: a pause past 5 ms is a typed
+		// ErrRateLimited, so the run stays short and 429s stay visible.
+		o.Pace = &transport.Pace{MaxWait: 5 * time.Millisecond}
 		c, err := apiauth.NewClient(fk.URL(f), cred, &o)
 		if err != nil {
 			t.Fatal(err)
@@ -119,29 +127,21 @@ func TestStress(t *testing.T) {
 		{"audimodal key", newClient(apiauthtest.AudiModal, akey, apiauth.ClientOptions{}), "v1/health"},
 	}
 
-	// The fault injector: a 401 or a 503 for some request every 5 ms.
-	stop := make(chan struct{})
+	// The fault injector: a 401 or a 503 queued for some request after
+	// every fifth request sent, so that the mix of faults and answers is
+	// the same however fast the machine runs the test.
 	var injected atomic.Int64
-	var injector sync.WaitGroup
-	injector.Add(1)
-	go func() {
-		defer injector.Done()
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			status := http.StatusUnauthorized
-			if i%2 == 1 {
-				status = http.StatusServiceUnavailable
-			}
-			fk.FailRequests(1, apiauthtest.Fault{Status: status})
-			injected.Add(1)
+	base.onSend = func(n int64) {
+		if n%5 != 0 {
+			return
 		}
-	}()
+		status := http.StatusUnauthorized
+		if n%10 == 0 {
+			status = http.StatusServiceUnavailable
+		}
+		fk.FailRequests(1, apiauthtest.Fault{Status: status})
+		injected.Add(1)
+	}
 
 	kinds := []struct {
 		name string
@@ -196,8 +196,7 @@ func TestStress(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	injector.Wait()
+	base.onSend = nil
 	fk.ClearFaults()
 
 	// Every request ended with a response or a typed error.

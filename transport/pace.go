@@ -80,7 +80,9 @@ type SharedBudget interface {
 // Pace never modifies the request, closes the request body when it returns
 // early, and returns a nil error whenever it got a response, whatever its
 // status. Every pause ends as soon as the request's context is done, with an
-// error wrapping ctx.Err().
+// error wrapping ctx.Err(); a pause that would outlast the context's
+// deadline is not started: the request fails at once with a
+// [*RateLimitError], as rate.Limiter.Wait does.
 //
 // The zero value is ready to use. A Pace is safe for concurrent use; its
 // fields must not change after the first request. It must not be copied
@@ -295,6 +297,14 @@ func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (pace
 		changed := e.waitChan()
 		p.mu.Unlock()
 
+		if refused == nil {
+			// Like rate.Limiter.Wait: a pause that would outlast the
+			// caller's deadline fails now, typed, instead of sleeping
+			// until the deadline to fail anyway.
+			if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
+				refused = &RateLimitError{Reset: now.Add(d), RetryAfter: d}
+			}
+		}
 		if refused != nil {
 			p.log(ctx, slog.LevelWarn, "apiauth: rate limit: request refused", e.host, d)
 			return paceTicket{}, refused
@@ -340,6 +350,9 @@ func (p *Pace) waitShared(ctx context.Context, e *paceEntry, rate float64, windo
 	}
 	if p.cfg.maxWait >= 0 && d > p.cfg.maxWait {
 		return &RateLimitError{Reset: time.Now().Add(d), RetryAfter: d, MaxWait: p.cfg.maxWait}
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
+		return &RateLimitError{Reset: time.Now().Add(d), RetryAfter: d}
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -223,11 +223,15 @@ func TestPaceWaitEndsWithContext(t *testing.T) {
 		cancel()
 		wg.Wait()
 
+		// A deadline the wait would outlast fails at once, typed, like
+		// rate.Limiter.Wait, instead of sleeping until the deadline.
 		dctx, dcancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 		defer dcancel()
+		began := time.Now()
 		_, err = p.RoundTrip(rlGet(t, dctx, "https://api.example.com/"))
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("RoundTrip error = %v, want one wrapping context.DeadlineExceeded", err)
+		var rl *RateLimitError
+		if !errors.As(err, &rl) || !rl.Reset.Equal(reset.Truncate(time.Second)) || time.Since(began) != 0 {
+			t.Errorf("RoundTrip error = %v after %v, want an immediate *RateLimitError with the reset", err, time.Since(began))
 		}
 		if n := calls.Load(); n != 1 {
 			t.Errorf("Base called %d times, want 1", n)
@@ -470,6 +474,10 @@ func (sc paceScenario) run(t *testing.T) (lim *rlWindowLimiter, p *Pace, goodput
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				resp, err := p.RoundTrip(rlGet(t, ctx, "https://api.example.com/v1/files"))
+				var rl *RateLimitError
+				if errors.As(err, &rl) && rl.Reset.After(lim.stopAt) {
+					return // the next slot is past the end of the run
+				}
 				if err != nil && ctx.Err() == nil {
 					t.Errorf("RoundTrip: %v", err)
 					return
@@ -772,12 +780,21 @@ func TestPaceMaxWaitVariants(t *testing.T) {
 			t.Fatal(err)
 		}
 		rlDrain(resp)
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
+		time.AfterFunc(5*time.Minute, cancel)
 		began := time.Now()
 		_, err = p.RoundTrip(rlGet(t, ctx, "https://api.example.com/"))
-		if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) != 5*time.Minute {
-			t.Errorf("unbounded wait ended after %v with %v, want the context's 5m deadline", time.Since(began), err)
+		if !errors.Is(err, context.Canceled) || time.Since(began) != 5*time.Minute {
+			t.Errorf("unbounded wait ended after %v with %v, want the cancellation at 5m", time.Since(began), err)
+		}
+		// With a deadline the hour-long wait would outlast, it fails at once.
+		dctx, dcancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		defer dcancel()
+		began = time.Now()
+		_, err = p.RoundTrip(rlGet(t, dctx, "https://api.example.com/"))
+		if !errors.As(err, &rle) || time.Since(began) != 0 {
+			t.Errorf("wait past the deadline: %v after %v, want an immediate *RateLimitError", err, time.Since(began))
 		}
 	})
 }
