@@ -340,13 +340,22 @@ func headerReset(v []string, now time.Time, f ResetFormat) (time.Time, ResetForm
 	if len(s) > 64 {
 		return time.Time{}, ResetAuto
 	}
-	if t, err := http.ParseTime(s); err == nil {
+	if t, err := http.ParseTime(s); err == nil && plausibleDate(t) {
 		return t, ResetEpochSeconds
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
+	if t, err := time.Parse(time.RFC3339, s); err == nil && plausibleDate(t) {
 		return t, ResetEpochSeconds
 	}
 	return time.Time{}, ResetAuto
+}
+
+// plausibleDate reports whether a reset date a server sent lies between the
+// Unix epoch and the year 9999. Date parsers accept the year 0000; a reset
+// before 1970 is not a reset any limiter meant, so it is read as absent, like
+// any other value that does not parse.
+func plausibleDate(t time.Time) bool {
+	y := t.Year()
+	return y >= 1970 && y <= 9999
 }
 
 // plainCount is the fast path for the usual header value: one line of
