@@ -26,6 +26,10 @@ const (
 	// window is shorter. It keeps a client that starts just before a reset
 	// from spending a whole window's budget in a few milliseconds.
 	paceMinWindow = time.Second
+	// paceCatchUp is how much lateness of steady pacing is made up by
+	// sending at once: more than a timer wake-up runs late, and far less
+	// than any window a limiter counts over.
+	paceCatchUp = 2 * time.Millisecond
 )
 
 // paceTicket records one admitted request.
@@ -203,11 +207,14 @@ func (e *paceEntry) dispatch(now time.Time, c *paceConfig) paceTicket {
 	e.inflight++
 	e.lastSent = now
 	// Count the next gap from when this request was due, not from when its
-	// timer fired: timers and wake-ups run late by a fraction of a
-	// millisecond, which would otherwise slow steady pacing by a few
-	// percent. After an idle spell longer than a gap, count from now.
+	// timer fired: timers and wake-ups run late, by tens of microseconds
+	// to a fraction of a millisecond, which would otherwise slow steady
+	// pacing by a few percent, and cap a key whose gap is shorter than a
+	// wake-up (a high limit) at one request per wake-up. Lateness up to
+	// paceCatchUp (or one gap, if longer) is made up by letting the next
+	// requests go at once; after a longer idle spell, count from now.
 	from := now
-	if late := now.Sub(e.next); late >= 0 && late < interval {
+	if late := now.Sub(e.next); late >= 0 && late < max(interval, paceCatchUp) {
 		from = e.next
 	}
 	e.next = from.Add(interval)

@@ -860,6 +860,53 @@ func TestPaceEntryCountsInFlight(t *testing.T) {
 	}
 }
 
+// A key whose pacing gap is shorter than a timer wake-up (a high limit)
+// keeps its planned rate when every sleep runs late: the lateness is made
+// up by the next requests going at once, instead of each request waiting a
+// whole wake-up. An idle spell longer than paceCatchUp is not made up.
+func TestPaceEntryMakesUpLateWakeUps(t *testing.T) {
+	t0 := time.Unix(1640991600, 0)
+	c := &paceConfig{maxWait: time.Minute, maxKeys: 1, util: 1}
+	const oversleep = 50 * time.Microsecond
+	for _, gap := range []time.Duration{5 * time.Microsecond, 40 * time.Microsecond, 2 * time.Millisecond, 20 * time.Millisecond} {
+		e := &paceEntry{seen: true, limited: true, limit: int64(time.Second / gap), remaining: 1 << 40,
+			window: time.Second, reset: t0.Add(time.Hour), resetRaw: t0.Add(time.Hour), observed: t0, basis: t0}
+		now := t0
+		const n = 2000
+		for i := 0; i < n; i++ {
+			d, err := e.decide(now, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d > 0 {
+				now = now.Add(d + oversleep) // a timer that always fires late
+			}
+			e.dispatch(now, c)
+			e.inflight-- // answered at once
+		}
+		// The n-th request is due (n-1) gaps after the first; allow one
+		// wake-up of lateness.
+		want := time.Duration(n-1) * gap
+		if got := now.Sub(t0); got < want || got > want+oversleep {
+			t.Errorf("gap %v: %d requests took %v, want %v (+ at most %v)", gap, n, got, want, oversleep)
+		}
+	}
+
+	// After an idle spell, pacing starts again from now: no burst of the
+	// budget the idle time would have allowed.
+	gap := 10 * time.Microsecond
+	e := &paceEntry{seen: true, limited: true, limit: int64(time.Second / gap), remaining: 1 << 40,
+		window: time.Second, reset: t0.Add(time.Hour), resetRaw: t0.Add(time.Hour), observed: t0, basis: t0}
+	e.dispatch(t0, c)
+	e.inflight--
+	idle := t0.Add(time.Second)
+	e.dispatch(idle, c)
+	e.inflight--
+	if d, _ := e.decide(idle, c); d <= 0 {
+		t.Errorf("after a 1s idle spell the second request of a burst may go at once (wait %v): idle time was made up", d)
+	}
+}
+
 // rlGCRA is an in-memory SharedBudget: a generic cell rate algorithm, as a
 // Redis implementation would run it for a fleet.
 type rlGCRA struct {
