@@ -224,12 +224,13 @@ func (p *Pace) RoundTrip(req *http.Request) (*http.Response, error) {
 		id = DefaultIdentity
 	}
 	host := req.URL.Host
-	e := p.entry(paceKey{host: host, id: id(req)})
-
-	tk, err := p.admit(ctx, req, e)
-	if err != nil {
-		paceCloseBody(req)
-		return nil, err
+	e, tk, ok := p.fastAdmit(paceKey{host: host, id: id(req)})
+	var err error
+	if !ok {
+		if tk, err = p.admit(ctx, req, e); err != nil {
+			paceCloseBody(req)
+			return nil, err
+		}
 	}
 	var resp *http.Response
 	defer func() { p.learn(e, tk, resp) }() // even if Base panics
@@ -241,11 +242,28 @@ func (p *Pace) RoundTrip(req *http.Request) (*http.Response, error) {
 // key, not a joined string, so that looking it up allocates nothing.
 type paceKey struct{ host, id string }
 
-// entry returns the state for key, creating it and evicting the least
-// recently used one as needed.
-func (p *Pace) entry(key paceKey) *paceEntry {
+// fastAdmit returns the state for key and, when nobody is queued for it,
+// no shared budget is involved and the state lets a request go now, books
+// one and reports true: the common case, in one critical section, with no
+// channel operation and no timer. Otherwise the request must go through
+// admit.
+func (p *Pace) fastAdmit(key paceKey) (*paceEntry, paceTicket, bool) {
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	e := p.entryLocked(key)
+	if p.Shared != nil || len(e.turn) > 0 {
+		return e, paceTicket{}, false
+	}
+	if d, refused := e.decide(now, &p.cfg); d > 0 || refused != nil {
+		return e, paceTicket{}, false
+	}
+	return e, e.dispatch(now, &p.cfg), true
+}
+
+// entryLocked returns the state for key, creating it and evicting the least
+// recently used one as needed. p.mu must be held.
+func (p *Pace) entryLocked(key paceKey) *paceEntry {
 	if el, ok := p.keys[key]; ok {
 		p.lru.MoveToFront(el)
 		return el.Value.(*paceEntry)
