@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 )
@@ -104,9 +105,17 @@ func FuzzParseRateLimitPolicy(f *testing.F) {
 	f.Add(`default;q=10;w=1;qu="requests";pk=:cHsdsRa894==:`)
 	f.Add(`1000;w=9999999999999`)
 	f.Fuzz(func(t *testing.T, policy string) {
-		for _, p := range rlParsePolicies([]string{policy}) {
+		fresh := rlParsePolicies([]string{policy})
+		for _, p := range fresh {
 			if p.quota < -1 || p.window < 0 {
 				t.Fatalf("policy %q parsed to %+v", policy, p)
+			}
+		}
+		// The cache answers exactly what a fresh parse does, the first
+		// time and every time after.
+		for range 2 {
+			if got := rlCachedPolicies([]string{policy}); !slices.Equal(got, fresh) {
+				t.Fatalf("cached policies of %q = %+v, fresh parse %+v", policy, got, fresh)
 			}
 		}
 	})

@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"fmt"
 	"net/http"
 	"net/textproto"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -259,6 +262,36 @@ func TestRateLimitFromResponse(t *testing.T) {
 	rl, ok := RateLimitFromResponse(resp)
 	if !ok || rl.Limit != 1000 || rl.Remaining != 0 || !rl.Reset.Equal(time.Unix(1640995200, 0)) || rl.Observed.IsZero() {
 		t.Errorf("RateLimitFromResponse = %+v, %v", rl, ok)
+	}
+}
+
+// The policy cache is bounded whatever values a server sends, and a value
+// it dropped is parsed again, correctly.
+func TestPolicyCacheBounded(t *testing.T) {
+	first := `"default";q=100;w=60`
+	want := rlParsePolicies([]string{first})
+	if got := rlCachedPolicies([]string{first}); !slices.Equal(got, want) || len(got) != 1 || got[0].quota != 100 || got[0].window != time.Minute {
+		t.Fatalf("cached %+v, want %+v", got, want)
+	}
+	for i := range 10 * rlPolicyCacheMax {
+		rlCachedPolicies([]string{fmt.Sprintf(`"p%d";q=%d;w=1`, i, i+1)})
+		rlPolicyCache.RLock()
+		n := len(rlPolicyCache.m)
+		rlPolicyCache.RUnlock()
+		if n > rlPolicyCacheMax {
+			t.Fatalf("cache holds %d values, more than %d", n, rlPolicyCacheMax)
+		}
+	}
+	if got := rlCachedPolicies([]string{first}); !slices.Equal(got, want) {
+		t.Fatalf("after eviction: %+v, want %+v", got, want)
+	}
+	long := `"x";q=1;w=1, ` + strings.Repeat(`"y";q=2;w=2, `, 30) + `"z";q=3;w=3`
+	rlCachedPolicies([]string{long})
+	rlPolicyCache.RLock()
+	_, cached := rlPolicyCache.m[long]
+	rlPolicyCache.RUnlock()
+	if cached {
+		t.Errorf("a %d-byte value was cached; the limit is %d", len(long), rlPolicyCacheLen)
 	}
 }
 
