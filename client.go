@@ -94,6 +94,15 @@ type ClientOptions struct {
 
 	// Logger receives the layers' events, redacted. Nil means no logging.
 	Logger *slog.Logger
+
+	// OnResponse, when set, is called with every response [Client.Do]
+	// receives, on the calling goroutine, once its body is read and closed
+	// and just before Do returns: with a 2xx answer and with an error
+	// answer alike. It is how the typed family methods, which return
+	// decoded values, show their request id, status and rate-limit
+	// snapshot (for logs and metrics). It is not called when no response
+	// was received. It must not keep the Response's body, which is closed.
+	OnResponse func(*Response)
 }
 
 // Client calls one API at one base URL with one credential. It is safe for
@@ -108,6 +117,8 @@ type Client struct {
 	ua     string
 	maxErr int64
 	maxOut int64
+
+	onResponse func(*Response)
 }
 
 // NewClient returns a client for the API at baseURL, which may carry a path
@@ -168,6 +179,8 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 		ua:     o.UserAgent,
 		maxErr: o.MaxErrorBody,
 		maxOut: o.MaxResponseBody,
+
+		onResponse: o.OnResponse,
 	}
 	if c.maxOut == 0 {
 		c.maxOut = DefaultMaxResponseBody
@@ -259,6 +272,14 @@ type Response struct {
 // never show the URL's query string. The returned Response's body is always
 // closed; it is nil only when no response was received.
 func (c *Client) Do(req *http.Request, out any) (*Response, error) {
+	r, err := c.do(req, out)
+	if r != nil && c.onResponse != nil {
+		c.onResponse(r)
+	}
+	return r, err
+}
+
+func (c *Client) do(req *http.Request, out any) (*Response, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, c.transportError(req, err)

@@ -347,6 +347,31 @@ func TestE2EAudiModal(t *testing.T) {
 		}
 	})
 
+	t.Run("OnResponse shows what typed methods return no Response for", func(t *testing.T) {
+		var seen []*apiauth.Response
+		opts := *tenantOpts
+		opts.OnResponse = func(r *apiauth.Response) { seen = append(seen, r) }
+		nonAdmin := apiauth.AudiModal{Client: fakeClient(t, srv, apiauthtest.AudiModal, must(apiauth.ParseAPIKey(apiauthtest.AudiModalTenantKey))(t), &opts)}
+		if _, err := nonAdmin.Health(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, err := nonAdmin.ListFiles(apiauth.WithTenant(ctx, apiauthtest.AudiModalOtherTenantID))
+		checkKinds(t, err, apiauth.ErrForbidden, apiauth.ErrInsufficientPermissions)
+		if len(seen) != 2 {
+			t.Fatalf("OnResponse called %d times, want 2 (one per answer)", len(seen))
+		}
+		ok, refused := seen[0], seen[1]
+		if ok.StatusCode != 200 || !strings.HasSuffix(ok.Request.URL.Path, "/v1/health") || !ok.RateLimit.Present || ok.RateLimit.Limit <= 0 || ok.RateLimit.Remaining < 0 || ok.RateLimit.Reset.IsZero() {
+			t.Errorf("health answer: status %d, path %s, rate limit %+v", ok.StatusCode, ok.Request.URL.Path, ok.RateLimit)
+		}
+		if refused.StatusCode != 403 || !strings.HasSuffix(refused.Request.URL.Path, "/v1/files") || !refused.RateLimit.Present {
+			t.Errorf("refused answer: status %d, path %s, rate limit %+v", refused.StatusCode, refused.Request.URL.Path, refused.RateLimit)
+		}
+		if refused.RateLimit.Remaining >= ok.RateLimit.Remaining {
+			t.Errorf("remaining went from %d to %d: the second answer's own snapshot is not the one shown", ok.RateLimit.Remaining, refused.RateLimit.Remaining)
+		}
+	})
+
 	t.Run("tenant override: admin only", func(t *testing.T) {
 		other := apiauth.WithTenant(ctx, apiauthtest.AudiModalOtherTenantID)
 		h, err := admin.Health(other)
