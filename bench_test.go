@@ -56,31 +56,32 @@ func drain(b *testing.B, resp *http.Response, err error) {
 // the full apiauth stack.
 func BenchmarkTransport(b *testing.B) {
 	srv := benchServer(b)
-	url := srv.URL + "/v1/health"
-	newBase := func() *http.Transport { return http.DefaultTransport.(*http.Transport).Clone() }
-	hour := time.Now().Add(time.Hour)
+	benchStacks(b, srv.URL, func() http.RoundTripper { return http.DefaultTransport.(*http.Transport).Clone() })
+}
 
+// benchStacks runs the four contenders of BenchmarkTransport: one GET of
+// origin's /v1/health per iteration, each stack over a base from newBase.
+func benchStacks(b *testing.B, origin string, newBase func() http.RoundTripper) {
+	url := origin + "/v1/health"
+	hour := time.Now().Add(time.Hour)
+	loop := func(b *testing.B, do func(*http.Request) (*http.Response, error), req *http.Request) {
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := do(req)
+			drain(b, resp, err)
+		}
+	}
 	b.Run("bare", func(b *testing.B) {
 		hc := &http.Client{Transport: newBase()}
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		req.Header.Set("Authorization", "Bearer bench-token")
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			resp, err := hc.Do(req)
-			drain(b, resp, err)
-		}
+		loop(b, hc.Do, req)
 	})
 	b.Run("oauth2", func(b *testing.B) {
 		ts := oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bench-token", Expiry: hour}))
 		hc := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: newBase()}}
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			resp, err := hc.Do(req)
-			drain(b, resp, err)
-		}
+		loop(b, hc.Do, req)
 	})
 	b.Run("retryablehttp", func(b *testing.B) {
 		rc := retryablehttp.NewClient()
@@ -88,30 +89,19 @@ func BenchmarkTransport(b *testing.B) {
 		rc.HTTPClient = &http.Client{Transport: newBase()}
 		req, _ := retryablehttp.NewRequest(http.MethodGet, url, nil)
 		req.Header.Set("Authorization", "Bearer bench-token")
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			resp, err := rc.Do(req)
-			drain(b, resp, err)
-		}
+		loop(b, func(*http.Request) (*http.Response, error) { return rc.Do(req) }, req.Request)
 	})
 	b.Run("apiauth", func(b *testing.B) {
 		cache := apiauth.NewTokenCache(apiauth.TokenSourceFunc(func(context.Context) (*apiauth.Token, error) {
 			return &apiauth.Token{AccessToken: "bench-token", Expiry: hour}, nil
 		}), nil)
 		defer cache.Close()
-		c, err := apiauth.NewClient(srv.URL, cache, &apiauth.ClientOptions{Base: newBase()})
+		c, err := apiauth.NewClient(origin, cache, &apiauth.ClientOptions{Base: newBase()})
 		if err != nil {
 			b.Fatal(err)
 		}
-		hc := c.HTTPClient()
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			resp, err := hc.Do(req)
-			drain(b, resp, err)
-		}
+		loop(b, c.HTTPClient().Do, req)
 	})
 }
 
@@ -291,56 +281,5 @@ func (f *fakeBase) RoundTrip(req *http.Request) (*http.Response, error) {
 // allocs/op are what the stack itself costs per request (plus one
 // http.Client.Do and one response, the same for every contender).
 func BenchmarkStackOverhead(b *testing.B) {
-	const url = "https://api.example.test/v1/health"
-	hour := time.Now().Add(time.Hour)
-
-	b.Run("bare", func(b *testing.B) {
-		hc := &http.Client{Transport: newFakeBase()}
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		req.Header.Set("Authorization", "Bearer bench-token")
-		b.ReportAllocs()
-		for b.Loop() {
-			resp, err := hc.Do(req)
-			drain(b, resp, err)
-		}
-	})
-	b.Run("oauth2", func(b *testing.B) {
-		ts := oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bench-token", Expiry: hour}))
-		hc := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: newFakeBase()}}
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		b.ReportAllocs()
-		for b.Loop() {
-			resp, err := hc.Do(req)
-			drain(b, resp, err)
-		}
-	})
-	b.Run("retryablehttp", func(b *testing.B) {
-		rc := retryablehttp.NewClient()
-		rc.Logger = nil
-		rc.HTTPClient = &http.Client{Transport: newFakeBase()}
-		req, _ := retryablehttp.NewRequest(http.MethodGet, url, nil)
-		req.Header.Set("Authorization", "Bearer bench-token")
-		b.ReportAllocs()
-		for b.Loop() {
-			resp, err := rc.Do(req)
-			drain(b, resp, err)
-		}
-	})
-	b.Run("apiauth", func(b *testing.B) {
-		cache := apiauth.NewTokenCache(apiauth.TokenSourceFunc(func(context.Context) (*apiauth.Token, error) {
-			return &apiauth.Token{AccessToken: "bench-token", Expiry: hour}, nil
-		}), nil)
-		defer cache.Close()
-		c, err := apiauth.NewClient("https://api.example.test", cache, &apiauth.ClientOptions{Base: newFakeBase()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		hc := c.HTTPClient()
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		b.ReportAllocs()
-		for b.Loop() {
-			resp, err := hc.Do(req)
-			drain(b, resp, err)
-		}
-	})
+	benchStacks(b, "https://api.example.test", func() http.RoundTripper { return newFakeBase() })
 }
