@@ -191,6 +191,21 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 	return c, nil
 }
 
+// NewHTTPClient returns a plain *http.Client carrying the whole stack for
+// the API at baseURL: NewClient(baseURL, cred, opts) followed by
+// [Client.HTTPClient], for code that only needs an *http.Client (a
+// generated client, a third-party library). Its Do returns every answer as
+// it is, with err == nil; pass it to [CheckResponse] for a typed error.
+// ClientOptions.UserAgent (set by [Client.NewRequest]) and OnResponse
+// (called by [Client.Do]) do not apply.
+func NewHTTPClient(baseURL string, cred transport.Credential, opts *ClientOptions) (*http.Client, error) {
+	c, err := NewClient(baseURL, cred, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.HTTPClient(), nil
+}
+
 // HTTPClient returns a plain *http.Client carrying the client's whole stack,
 // for generated clients and other libraries. Its redirect policy follows at
 // most 10 hops, refuses an https-to-http downgrade, and follows redirects to

@@ -230,3 +230,60 @@ func TestNewClientValidates(t *testing.T) {
 		t.Fatalf("credential over plain http: %v", err)
 	}
 }
+
+// NewHTTPClient carries the same stack as a Client: the credential goes to
+// the base URL's origin only, statuses stay responses, and a bad base URL
+// is refused as NewClient refuses it.
+func TestNewHTTPClient(t *testing.T) {
+	var seen atomic.Value
+	seen.Store("")
+	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.Header.Get("Authorization"))
+	}))
+	defer foreign.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+liveKey {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":{"code":"INVALID_API_KEY","message":"no"}}`)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	key, _ := ParseAPIKey(liveKey)
+	hc, err := NewHTTPClient(srv.URL, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Get(srv.URL + "/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("status %d at the origin, want 204 (credential attached)", resp.StatusCode)
+	}
+	resp, err = hc.Get(foreign.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if seen.Load() != "" {
+		t.Errorf("another origin received Authorization %q", seen.Load())
+	}
+
+	wrong, _ := ParseAPIKey("sk_live_wrongwrongwrong")
+	hc2, _ := NewHTTPClient(srv.URL, wrong, nil)
+	resp, err = hc2.Get(srv.URL + "/v1/health")
+	if err != nil {
+		t.Fatalf("a 401 is a response, not a transport error: %v", err)
+	}
+	if err := CheckResponse(resp); !errors.Is(err, ErrInvalidAPIKey) {
+		t.Errorf("CheckResponse = %v, want ErrInvalidAPIKey", err)
+	}
+	resp.Body.Close()
+
+	if _, err := NewHTTPClient("not a url", key, nil); !errors.Is(err, ErrInvalidCredential) {
+		t.Errorf("bad base URL: %v", err)
+	}
+}

@@ -103,3 +103,32 @@ func ExampleNewClient() {
 	// healthy tenant_456 /audimodal/v1/health
 	// true true
 }
+
+func ExampleNewHTTPClient() {
+	// A stand-in for the Artanis API: it wants the x-api-key + x-org-slug
+	// pair.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Api-Key") != "ak_1234567890abcdef" || r.Header.Get("X-Org-Slug") != "acme" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `[{"slug":"welcome"}]`)
+	}))
+	defer srv.Close()
+
+	pair, _ := apiauth.NewHeaderPair("ak_1234567890abcdef", "acme")
+	// A plain *http.Client, as a generated client or another library
+	// takes it: every request it sends to srv carries the pair.
+	hc, err := apiauth.NewHTTPClient(srv.URL, pair, nil)
+	if err != nil {
+		panic(err)
+	}
+	resp, err := hc.Get(srv.URL + "/api/prompts?projectSlug=web")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.StatusCode, apiauth.CheckResponse(resp) == nil)
+	// Output:
+	// 200 true
+}
