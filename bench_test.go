@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -17,27 +19,31 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/apiauth/apiauth"
+	"github.com/apiauth/apiauth/transport"
 )
 
 // benchServer answers every request 200 with a small JSON body and the
 // AudiModal rate-limit headers, with plenty of budget left.
 func benchServer(b *testing.B) *httptest.Server {
 	b.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer bench-token" {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("X-RateLimit-Limit", "1000000000")
-		h.Set("X-RateLimit-Remaining", "999999999")
-		h.Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Hour).Unix()))
-		_, _ = io.WriteString(w, `{"status":"healthy"}`)
-	}))
+	srv := httptest.NewServer(benchHandler)
 	b.Cleanup(srv.Close)
 	return srv
 }
+
+// benchHandler is benchServer's handler.
+var benchHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer bench-token" {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-RateLimit-Limit", "1000000000")
+	h.Set("X-RateLimit-Remaining", "999999999")
+	h.Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Hour).Unix()))
+	_, _ = io.WriteString(w, `{"status":"healthy"}`)
+})
 
 func drain(b *testing.B, resp *http.Response, err error) {
 	if err != nil {
@@ -102,6 +108,85 @@ func benchStacks(b *testing.B, origin string, newBase func() http.RoundTripper) 
 		}
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		loop(b, c.HTTPClient().Do, req)
+	})
+}
+
+// BenchmarkConcurrentTLS sends GETs with a valid token from 16 goroutines
+// to one host over TLS (loopback), each contender with the transport it
+// gets by default, told only to trust the test server's certificate: bare
+// and oauth2 over a clone of http.DefaultTransport (as http.Client{} and
+// oauth2.NewClient use it), retryablehttp.NewClient's pooled transport,
+// and apiauth's transport.NewBase. dials/op is the share of requests that
+// opened a new connection (a TCP connect and a TLS handshake).
+func BenchmarkConcurrentTLS(b *testing.B) {
+	var dials atomic.Int64
+	srv := httptest.NewUnstartedServer(benchHandler)
+	// Clients that drop surplus connections make the server log handshake
+	// errors; they are expected here.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	srv.StartTLS()
+	b.Cleanup(srv.Close)
+	url := srv.URL + "/v1/health"
+	trust := srv.Client().Transport.(*http.Transport).TLSClientConfig
+	hour := time.Now().Add(time.Hour)
+	withTrust := func(t *http.Transport) *http.Transport { t.TLSClientConfig = trust.Clone(); return t }
+
+	run := func(b *testing.B, do func() (*http.Response, error), tr *http.Transport) {
+		defer tr.CloseIdleConnections()
+		dials.Store(0)
+		b.SetParallelism(8) // 16 goroutines on 2 CPUs
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				resp, err := do()
+				drain(b, resp, err)
+			}
+		})
+		b.ReportMetric(float64(dials.Load())/float64(b.N), "dials/op")
+	}
+	b.Run("bare", func(b *testing.B) {
+		tr := withTrust(http.DefaultTransport.(*http.Transport).Clone())
+		hc := &http.Client{Transport: tr}
+		run(b, func() (*http.Response, error) {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("Authorization", "Bearer bench-token")
+			return hc.Do(req)
+		}, tr)
+	})
+	b.Run("oauth2", func(b *testing.B) {
+		tr := withTrust(http.DefaultTransport.(*http.Transport).Clone())
+		ts := oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bench-token", Expiry: hour}))
+		hc := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: tr}}
+		run(b, func() (*http.Response, error) { return hc.Get(url) }, tr)
+	})
+	b.Run("retryablehttp", func(b *testing.B) {
+		rc := retryablehttp.NewClient()
+		rc.Logger = nil
+		tr := withTrust(rc.HTTPClient.Transport.(*http.Transport))
+		run(b, func() (*http.Response, error) {
+			req, _ := retryablehttp.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("Authorization", "Bearer bench-token")
+			return rc.Do(req)
+		}, tr)
+	})
+	b.Run("apiauth", func(b *testing.B) {
+		cache := apiauth.NewTokenCache(apiauth.TokenSourceFunc(func(context.Context) (*apiauth.Token, error) {
+			return &apiauth.Token{AccessToken: "bench-token", Expiry: hour}, nil
+		}), nil)
+		defer cache.Close()
+		tr := withTrust(transport.NewBase())
+		c, err := apiauth.NewClient(srv.URL, cache, &apiauth.ClientOptions{Base: tr})
+		if err != nil {
+			b.Fatal(err)
+		}
+		hc := c.HTTPClient()
+		run(b, func() (*http.Response, error) { return hc.Get(url) }, tr)
 	})
 }
 

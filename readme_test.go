@@ -53,6 +53,7 @@ func TestREADMEDefaults(t *testing.T) {
 		"`ClientOptions.MaxErrorBody`":    mib(DefaultMaxErrorBody),
 		"`ClientOptions.MaxResponseBody`": mib(DefaultMaxResponseBody),
 		"`SourceOptions.MaxResponseSize`": mib(DefaultMaxTokenResponse),
+		"`transport.NewBase`":             strconv.Itoa(transport.NewBase().MaxIdleConnsPerHost),
 	}
 	for where, w := range want {
 		got, ok := rows[where]

@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/apiauth/apiauth/transport"
+
 	"github.com/apiauth/apiauth/internal/errkind"
 	"github.com/apiauth/apiauth/internal/redact"
 )
@@ -29,8 +31,8 @@ const DefaultMaxTokenResponse = 64 << 10
 // ([NewTokenEndpoint], [NewLoginSource]). The zero value is ready to use.
 type SourceOptions struct {
 	// HTTPClient sends the token requests. Nil means a client of the
-	// source's own with a 30 s timeout over a clone of
-	// http.DefaultTransport. Whatever client is given, the source never
+	// source's own with a 30 s timeout over a transport from
+	// [transport.NewBase]. Whatever client is given, the source never
 	// follows redirects: a token request carries a secret and must reach
 	// the URL it was meant for.
 	HTTPClient *http.Client
@@ -57,7 +59,7 @@ func newSourceHTTP(opts *SourceOptions) sourceHTTP {
 	if o.HTTPClient != nil {
 		cl = *o.HTTPClient
 	} else {
-		cl = http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		cl = http.Client{Timeout: 30 * time.Second, Transport: transport.NewBase()}
 	}
 	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if o.MaxResponseSize <= 0 {

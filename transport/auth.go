@@ -53,9 +53,9 @@ import (
 //
 // Auth is safe for concurrent use.
 type Auth struct {
-	// Base is the RoundTripper that sends the requests. Nil means a clone of
-	// http.DefaultTransport made on first use (http.DefaultTransport itself
-	// is never modified).
+	// Base is the RoundTripper that sends the requests. Nil means one from
+	// [NewBase] made on first use (http.DefaultTransport itself is never
+	// modified).
 	Base http.RoundTripper
 
 	// Credential attaches the credential. Nil means send no credential (a
@@ -242,11 +242,7 @@ func (a *Auth) build() (*authConfig, error) {
 	}
 
 	if c.base == nil {
-		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-			c.base = dt.Clone()
-		} else {
-			c.base = http.DefaultTransport
-		}
+		c.base = NewBase()
 	}
 	return c, nil
 }

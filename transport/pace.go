@@ -88,8 +88,8 @@ type SharedBudget interface {
 // fields must not change after the first request. It must not be copied
 // after first use.
 type Pace struct {
-	// Base sends the requests. Nil means a clone of http.DefaultTransport
-	// (the default itself is never modified).
+	// Base sends the requests. Nil means one from [NewBase] (a clone of
+	// http.DefaultTransport; the default itself is never modified).
 	Base http.RoundTripper
 
 	// MaxWait is the longest single pause Pace takes, whether for a reset
@@ -184,11 +184,7 @@ func (p *Pace) init() {
 	p.initOnce.Do(func() {
 		p.base = p.Base
 		if p.base == nil {
-			if t, ok := http.DefaultTransport.(*http.Transport); ok {
-				p.base = t.Clone()
-			} else {
-				p.base = http.DefaultTransport
-			}
+			p.base = NewBase()
 		}
 		p.cfg = paceConfig{maxWait: p.MaxWait, maxKeys: p.MaxKeys, util: p.Utilization}
 		if p.cfg.maxWait == 0 {

@@ -110,8 +110,8 @@ const (
 // # Use
 //
 // Fields must be set before the first RoundTrip and not changed afterwards.
-// The zero value is ready to use: it retries over a clone of
-// http.DefaultTransport with every default below. A Retry is safe for
+// The zero value is ready to use: it retries over a transport from
+// [NewBase] with every default below. A Retry is safe for
 // concurrent use and must not be copied after first use; all requests through
 // one Retry share its retry budget.
 //
@@ -125,9 +125,9 @@ const (
 // connections), sleeps for any Retry-After however long, and by default
 // discards the last response for a "giving up" error.
 type Retry struct {
-	// Base is the transport that sends each attempt. Nil means a clone of
-	// http.DefaultTransport made on first use (http.DefaultTransport itself
-	// is never modified).
+	// Base is the transport that sends each attempt. Nil means one from
+	// [NewBase] made on first use (http.DefaultTransport itself is never
+	// modified).
 	Base http.RoundTripper
 
 	// MaxAttempts is the number of attempts in total, the first included.
@@ -328,11 +328,7 @@ func (r *Retry) base() http.RoundTripper {
 		return r.Base
 	}
 	r.baseOnce.Do(func() {
-		if t, ok := http.DefaultTransport.(*http.Transport); ok {
-			r.defaultBase = t.Clone()
-		} else {
-			r.defaultBase = http.DefaultTransport
-		}
+		r.defaultBase = NewBase()
 	})
 	return r.defaultBase
 }

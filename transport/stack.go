@@ -11,7 +11,8 @@ type Layers struct {
 	Pace *Pace
 	// Auth attaches the credential to requests for the right origins.
 	Auth *Auth
-	// Base sends the requests. Nil means a clone of http.DefaultTransport.
+	// Base sends the requests. Nil means [NewBase]: a clone of
+	// http.DefaultTransport that keeps more idle connections per host.
 	Base http.RoundTripper
 }
 
@@ -37,7 +38,7 @@ func New(l Layers) http.RoundTripper {
 		l.Auth = &Auth{}
 	}
 	if l.Base == nil {
-		l.Base = http.DefaultTransport.(*http.Transport).Clone()
+		l.Base = NewBase()
 	}
 	l.Auth.Base = l.Base
 	l.Pace.Base = l.Auth
