@@ -33,8 +33,12 @@
 // budget), rate-limit pacing (from X-RateLimit-* and IETF RateLimit
 // headers), auth (origin and HTTPS checks, credential headers, tenant
 // override, one retry after a 401 with a fresh token), then the base
-// transport. [Client.HTTPClient] hands the same stack to other libraries as
-// a plain *http.Client; [CheckResponse] turns its answers into typed errors.
+// transport ([transport.NewBase] unless given: http.DefaultTransport's
+// settings with a pool sized for many goroutines calling one host).
+// [Client.HTTPClient] and [NewHTTPClient] hand the same stack to other
+// libraries as a plain *http.Client; [CheckResponse] turns its answers into
+// typed errors. [ClientOptions.OnResponse] shows every answer's status,
+// request id and rate-limit snapshot, typed family methods included.
 //
 // # Errors
 //
