@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/apiauth/apiauth/internal/leakcheck"
 )
 
 // FuzzFamilyAnswers feeds untrusted answers to the decoding the typed
@@ -28,7 +30,12 @@ func FuzzFamilyAnswers(f *testing.F) {
 			s, err := lr.session("/v1/auth/login", "rt_prev_0123456789")
 			switch {
 			case err != nil && len(lr.AccessToken) >= 8 && strings.Contains(err.Error(), lr.AccessToken):
-				t.Fatalf("error quotes the access token: %v", err)
+				sib := lr
+				sib.AccessToken = leakcheck.Sibling(lr.AccessToken)
+				_, serr := sib.session("/v1/auth/login", "rt_prev_0123456789")
+				if serr == nil || leakcheck.Quotes(err.Error(), serr.Error(), lr.AccessToken) {
+					t.Fatalf("error quotes the access token: %v", err)
+				}
 			case err == nil && (s.Token == nil || s.Token.AccessToken != lr.AccessToken || s.Token.RefreshToken == ""):
 				t.Fatalf("session %+v from %q", s, body)
 			}
@@ -36,8 +43,16 @@ func FuzzFamilyAnswers(f *testing.F) {
 		var cw familyData[voltasisCreatedWire]
 		if json.Unmarshal(body, &cw) == nil {
 			key, err := cw.Data.secret()
-			if err != nil && len(cw.Data.Key) >= 4 && strings.Contains(err.Error(), cw.Data.Key) && !strings.Contains(cw.Data.ID, cw.Data.Key) {
-				t.Fatalf("error quotes the key: %v", err)
+			if err != nil {
+				sib := cw.Data
+				sib.Key = leakcheck.Sibling(cw.Data.Key)
+				_, serr := sib.secret()
+				if serr == nil {
+					t.Fatalf("key %q refused (%v) but its sibling %q accepted", cw.Data.Key, err, sib.Key)
+				}
+				if leakcheck.Quotes(err.Error(), serr.Error(), cw.Data.Key) {
+					t.Fatalf("error quotes the key: %v", err)
+				}
 			}
 			if err == nil && key.Secret() != cw.Data.Key {
 				t.Fatal("secret changed")

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/leakcheck"
 )
 
 func FuzzParseAPIKey(f *testing.F) {
@@ -14,7 +16,11 @@ func FuzzParseAPIKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		k, err := ParseAPIKey(s)
 		if err != nil {
-			if len(s) >= 4 && strings.Contains(err.Error(), s) {
+			_, serr := ParseAPIKey(leakcheck.Sibling(s))
+			if serr == nil {
+				t.Fatalf("%q refused (%v) but its sibling %q accepted: the sibling must fail alike", s, err, leakcheck.Sibling(s))
+			}
+			if leakcheck.Quotes(err.Error(), serr.Error(), s) {
 				t.Fatalf("error %q contains the key", err)
 			}
 			return
