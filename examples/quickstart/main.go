@@ -163,8 +163,14 @@ func run() error {
 	fmt.Printf("   6 calls against a limit of 3 per 2 s: all succeeded in %s, %d answered 429 (paced; last snapshot: %d of %d left)\n",
 		time.Since(start).Round(100*time.Millisecond), srv.Stats().AudiModal.RateLimited-before, last.RateLimit.Remaining, last.RateLimit.Limit)
 	// Another replica with the same key spends the budget behind our back:
-	// our next call earns a 429, and the retry layer waits out its retry_after.
-	for range 3 {
+	// at the start of a fresh window we see 2 of 3 left, the replica takes
+	// those 2, and our next call earns a 429, whose retry_after the retry
+	// layer waits out.
+	time.Sleep(time.Until(last.RateLimit.Reset) + 50*time.Millisecond)
+	if last, err = keyClient.Get(ctx, "v1/health", nil); err != nil {
+		return err
+	}
+	for range last.RateLimit.Remaining {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL(apiauthtest.AudiModal)+"/v1/health", nil)
 		req.Header.Set("Authorization", "Bearer "+apiauthtest.AudiModalTestKey)
 		if resp, err := trusting.Do(req); err == nil {
@@ -176,8 +182,12 @@ func run() error {
 	if _, err := keyClient.Get(ctx, "v1/health", nil); err != nil {
 		return err
 	}
-	fmt.Printf("   budget spent by another replica: the call succeeded after %s, having waited out %d 429\n",
-		time.Since(start).Round(100*time.Millisecond), srv.Stats().AudiModal.RateLimited-before)
+	waited := srv.Stats().AudiModal.RateLimited - before
+	fmt.Printf("   budget spent by another replica: the call earned %d 429 and succeeded after %s, once the retry_after had passed\n",
+		waited, time.Since(start).Round(100*time.Millisecond))
+	if waited != 1 {
+		return fmt.Errorf("quickstart: expected the call to earn and wait out one 429, it earned %d", waited)
+	}
 
 	step("6. Typed errors: branch with errors.Is and errors.As, never on strings")
 	expired, _ := apiauth.NewStaticToken(srv.MintAudiModalToken(apiauthtest.AudiModalEmail, -time.Minute))
