@@ -59,15 +59,16 @@ type ClientOptions struct {
 
 	// Retry configures the retry layer. Nil means a [transport.Retry] with
 	// its defaults (4 attempts, capped jittered backoff, server waits up to
-	// 60 s, a retry budget). NewClient takes ownership of it and sets its
-	// Base; do not share it between clients.
+	// 60 s, a retry budget). It is read as configuration: NewClient copies
+	// its settings into a layer of its own (its Base is ignored), so one
+	// value may serve many clients.
 	Retry *transport.Retry
 
 	// Pace configures the rate-limit layer. Nil means a [transport.Pace]
 	// with its defaults (requests paced from the server's limit headers,
-	// waits up to 60 s, then a [*RateLimitError]). NewClient takes ownership
-	// of it and sets its Base and, when nil, its Identity; do not share it
-	// between clients.
+	// waits up to 60 s, then a [*RateLimitError]). It is read as
+	// configuration: NewClient copies its settings into a layer of its own
+	// (its Base is ignored), so one value may serve many clients.
 	Pace *transport.Pace
 
 	// Identity names the credential for rate-limit bookkeeping (and, in a
@@ -149,17 +150,15 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 		Tenant:         o.Tenant,
 		Logger:         o.Logger,
 	}
-	retry := o.Retry
-	if retry == nil {
-		retry = &transport.Retry{}
-	}
+	// The options are a template: every client builds its own layers from
+	// them, so one ClientOptions value (and the *Retry or *Pace it points
+	// to) may serve any number of clients without their stacks, and so
+	// their credentials, ever meeting.
+	retry := copyRetry(o.Retry)
 	if retry.Logger == nil {
 		retry.Logger = o.Logger
 	}
-	pace := o.Pace
-	if pace == nil {
-		pace = &transport.Pace{}
-	}
+	pace := copyPace(o.Pace)
 	if pace.Logger == nil {
 		pace.Logger = o.Logger
 	}
@@ -393,4 +392,47 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // [transport.WithTenant].
 func WithTenant(ctx context.Context, tenant string) context.Context {
 	return transport.WithTenant(ctx, tenant)
+}
+
+// copyRetry returns a fresh Retry layer with r's settings (none when r is
+// nil). It never shares r's state or Base.
+func copyRetry(r *transport.Retry) *transport.Retry {
+	if r == nil {
+		return &transport.Retry{}
+	}
+	return &transport.Retry{
+		MaxAttempts:       r.MaxAttempts,
+		MinBackoff:        r.MinBackoff,
+		MaxBackoff:        r.MaxBackoff,
+		MaxWait:           r.MaxWait,
+		MaxBufferedBody:   r.MaxBufferedBody,
+		AddIdempotencyKey: r.AddIdempotencyKey,
+		ShouldRetry:       r.ShouldRetry,
+		Backoff:           r.Backoff,
+		Rand:              r.Rand,
+		Budget:            r.Budget,
+		DisableBudget:     r.DisableBudget,
+		OnRetry:           r.OnRetry,
+		Logger:            r.Logger,
+	}
+}
+
+// copyPace returns a fresh Pace layer with p's settings (none when p is
+// nil). It never shares p's state or Base.
+func copyPace(p *transport.Pace) *transport.Pace {
+	if p == nil {
+		return &transport.Pace{}
+	}
+	return &transport.Pace{
+		MaxWait:     p.MaxWait,
+		MaxKeys:     p.MaxKeys,
+		Identity:    p.Identity,
+		Limiter:     p.Limiter,
+		Utilization: p.Utilization,
+		Shared:      p.Shared,
+		Parse:       p.Parse,
+		OnRateLimit: p.OnRateLimit,
+		OnWait:      p.OnWait,
+		Logger:      p.Logger,
+	}
 }
