@@ -135,9 +135,9 @@ func TestSecretCanaries(t *testing.T) {
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
-	fast := func() *transport.Retry {
+	fast := func() transport.RetryOptions {
 		// Fast backoff; a server wait past 10 ms is returned, not slept.
-		return &transport.Retry{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxWait: 10 * time.Millisecond}
+		return transport.RetryOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxWait: 10 * time.Millisecond}
 	}
 	client := func(f apiauthtest.Family, cred transport.Credential, o apiauth.ClientOptions) *apiauth.Client {
 		t.Helper()

@@ -57,19 +57,17 @@ type ClientOptions struct {
 	// context carries none (see [WithTenant]). Empty means none.
 	Tenant string
 
-	// Retry configures the retry layer. Nil means a [transport.Retry] with
-	// its defaults (4 attempts, capped jittered backoff, server waits up to
-	// 60 s, a retry budget). It is read as configuration: NewClient copies
-	// its settings into a layer of its own (its Base is ignored), so one
-	// value may serve many clients.
-	Retry *transport.Retry
+	// Retry configures the retry layer. The zero value means its defaults
+	// (4 attempts, capped jittered backoff, server waits up to 60 s, a retry
+	// budget); see [transport.RetryOptions]. A nil Logger in it means
+	// Logger below.
+	Retry transport.RetryOptions
 
-	// Pace configures the rate-limit layer. Nil means a [transport.Pace]
-	// with its defaults (requests paced from the server's limit headers,
-	// waits up to 60 s, then a [*RateLimitError]). It is read as
-	// configuration: NewClient copies its settings into a layer of its own
-	// (its Base is ignored), so one value may serve many clients.
-	Pace *transport.Pace
+	// Pace configures the rate-limit layer. The zero value means its
+	// defaults (requests paced from the server's limit headers, waits up to
+	// 60 s, then a [*RateLimitError]); see [transport.PaceOptions]. A nil
+	// Logger in it means Logger below; a nil Identity means Identity below.
+	Pace transport.PaceOptions
 
 	// Identity names the credential for rate-limit bookkeeping (and, in a
 	// fleet, for the shared budget): requests with the same identity to the
@@ -141,42 +139,41 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 	if base == nil {
 		base = transport.NewBase()
 	}
-	auth := &transport.Auth{
-		Credential:     cred,
-		Origin:         u.Scheme + "://" + u.Host,
-		AllowedOrigins: o.AllowedOrigins,
-		AllowInsecure:  o.AllowInsecure,
-		TenantHeader:   o.TenantHeader,
-		Tenant:         o.Tenant,
-		Logger:         o.Logger,
+	// o is a copy: the caller's options are never written, and every client
+	// builds layers of its own from them, so one ClientOptions value may
+	// serve any number of clients without their credentials ever meeting.
+	if o.Retry.Logger == nil {
+		o.Retry.Logger = o.Logger
 	}
-	// The options are a template: every client builds its own layers from
-	// them, so one ClientOptions value (and the *Retry or *Pace it points
-	// to) may serve any number of clients without their stacks, and so
-	// their credentials, ever meeting.
-	retry := copyRetry(o.Retry)
-	if retry.Logger == nil {
-		retry.Logger = o.Logger
+	if o.Pace.Logger == nil {
+		o.Pace.Logger = o.Logger
 	}
-	pace := copyPace(o.Pace)
-	if pace.Logger == nil {
-		pace.Logger = o.Logger
-	}
-	if pace.Identity == nil {
+	if o.Pace.Identity == nil {
 		id := o.Identity
 		if id == "" {
 			id = credentialIdentity(cred)
 		}
-		pace.Identity = func(*http.Request) string { return id }
+		o.Pace.Identity = func(*http.Request) string { return id }
 	}
-	stack := transport.New(transport.Layers{Retry: retry, Pace: pace, Auth: auth, Base: base})
-	// Validate after New has set Auth's Base: Auth reads its fields once.
-	if err := auth.Validate(); err != nil {
+	stack, err := transport.New(base, transport.Options{
+		Retry: o.Retry,
+		Pace:  o.Pace,
+		Auth: transport.AuthOptions{
+			Credential:     cred,
+			Origin:         u.Scheme + "://" + u.Host,
+			AllowedOrigins: o.AllowedOrigins,
+			AllowInsecure:  o.AllowInsecure,
+			TenantHeader:   o.TenantHeader,
+			Tenant:         o.Tenant,
+			Logger:         o.Logger,
+		},
+	})
+	if err != nil {
 		return nil, err
 	}
 	c := &Client{
 		base:   u,
-		hc:     &http.Client{Transport: stack, CheckRedirect: auth.CheckRedirect, Timeout: o.Timeout},
+		hc:     &http.Client{Transport: stack, CheckRedirect: stack.CheckRedirect, Timeout: o.Timeout},
 		ua:     o.UserAgent,
 		maxErr: o.MaxErrorBody,
 		maxOut: o.MaxResponseBody,
@@ -392,47 +389,4 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // [transport.WithTenant].
 func WithTenant(ctx context.Context, tenant string) context.Context {
 	return transport.WithTenant(ctx, tenant)
-}
-
-// copyRetry returns a fresh Retry layer with r's settings (none when r is
-// nil). It never shares r's state or Base.
-func copyRetry(r *transport.Retry) *transport.Retry {
-	if r == nil {
-		return &transport.Retry{}
-	}
-	return &transport.Retry{
-		MaxAttempts:       r.MaxAttempts,
-		MinBackoff:        r.MinBackoff,
-		MaxBackoff:        r.MaxBackoff,
-		MaxWait:           r.MaxWait,
-		MaxBufferedBody:   r.MaxBufferedBody,
-		AddIdempotencyKey: r.AddIdempotencyKey,
-		ShouldRetry:       r.ShouldRetry,
-		Backoff:           r.Backoff,
-		Rand:              r.Rand,
-		Budget:            r.Budget,
-		DisableBudget:     r.DisableBudget,
-		OnRetry:           r.OnRetry,
-		Logger:            r.Logger,
-	}
-}
-
-// copyPace returns a fresh Pace layer with p's settings (none when p is
-// nil). It never shares p's state or Base.
-func copyPace(p *transport.Pace) *transport.Pace {
-	if p == nil {
-		return &transport.Pace{}
-	}
-	return &transport.Pace{
-		MaxWait:     p.MaxWait,
-		MaxKeys:     p.MaxKeys,
-		Identity:    p.Identity,
-		Limiter:     p.Limiter,
-		Utilization: p.Utilization,
-		Shared:      p.Shared,
-		Parse:       p.Parse,
-		OnRateLimit: p.OnRateLimit,
-		OnWait:      p.OnWait,
-		Logger:      p.Logger,
-	}
 }

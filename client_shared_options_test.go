@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apiauth/apiauth/transport"
 )
@@ -40,8 +41,8 @@ func TestSharedOptionsNeverCrossCredentials(t *testing.T) {
 	defer srv.Close()
 
 	opts := &ClientOptions{
-		Retry: &transport.Retry{MaxAttempts: 2},
-		Pace:  &transport.Pace{MaxKeys: 16},
+		Retry: transport.RetryOptions{MaxAttempts: 2, OnRetry: func(*http.Request, int, *http.Response, error, time.Duration) {}},
+		Pace:  transport.PaceOptions{MaxKeys: 16, OnWait: func(*http.Request, time.Duration) {}},
 	}
 	cs := make([]*Client, clients)
 	for i := range cs {
@@ -52,10 +53,6 @@ func TestSharedOptionsNeverCrossCredentials(t *testing.T) {
 		if cs[i], err = NewClient(srv.URL, tok, opts); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if opts.Retry.Base != nil || opts.Pace.Base != nil || opts.Pace.Identity != nil {
-		t.Errorf("NewClient wrote into the caller's options: Retry.Base %v, Pace.Base %v, Pace.Identity set %v",
-			opts.Retry.Base, opts.Pace.Base, opts.Pace.Identity != nil)
 	}
 	var wg sync.WaitGroup
 	for i, c := range cs {

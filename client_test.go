@@ -180,7 +180,7 @@ func TestClientTransportErrorHidesQuery(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	addr := srv.URL
 	srv.Close() // nothing listens any more
-	c, _ := NewClient(addr, nil, &ClientOptions{Retry: &transport.Retry{MaxAttempts: 1}})
+	c, _ := NewClient(addr, nil, &ClientOptions{Retry: transport.RetryOptions{MaxAttempts: 1}})
 	_, err := c.Get(context.Background(), "x?token=CANARY", nil)
 	if err == nil || strings.Contains(err.Error(), "CANARY") || !strings.HasPrefix(err.Error(), "apiauth: ") {
 		t.Fatalf("err = %v", err)

@@ -128,7 +128,7 @@ func TestE2EAudiModal429WaitedOut(t *testing.T) {
 		// A second client, with no limit headers seen yet, earns the 429.
 		var waits []time.Duration
 		second := apiauth.AudiModal{Client: inProcessClient(t, srv, apiauthtest.AudiModal, key, &apiauth.ClientOptions{
-			Retry: &transport.Retry{OnRetry: func(_ *http.Request, _ int, resp *http.Response, _ error, wait time.Duration) {
+			Retry: transport.RetryOptions{OnRetry: func(_ *http.Request, _ int, resp *http.Response, _ error, wait time.Duration) {
 				if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 					waits = append(waits, wait)
 				}

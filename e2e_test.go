@@ -504,7 +504,7 @@ func TestE2EAudiModal(t *testing.T) {
 		// A second client, which has seen no limit headers yet, sends the
 		// request and gets the server's 429.
 		once := apiauth.AudiModal{Client: fakeClient(t, srv, apiauthtest.AudiModal, key,
-			&apiauth.ClientOptions{Retry: &transport.Retry{MaxAttempts: 1}})}
+			&apiauth.ClientOptions{Retry: transport.RetryOptions{MaxAttempts: 1}})}
 		_, err := once.Health(ctx)
 		checkKinds(t, err, apiauth.ErrRateLimited)
 		var rl *apiauth.RateLimitError

@@ -159,8 +159,8 @@ func fltClient(t *testing.T, base string, cred transport.Credential, o apiauth.C
 	if o.Base == nil {
 		o.Base = fltTransport(t)
 	}
-	if o.Retry == nil {
-		o.Retry = &transport.Retry{MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+	if o.Retry.MinBackoff == 0 && o.Retry.MaxBackoff == 0 {
+		o.Retry.MinBackoff, o.Retry.MaxBackoff = time.Millisecond, 5*time.Millisecond
 	}
 	c, err := apiauth.NewClient(base, cred, &o)
 	if err != nil {
@@ -467,7 +467,7 @@ func fltCases() []fltCase {
 				*s = srv
 				fk.FailRequests(1, reset)
 				c := fltClient(t, voltasis(srv), fltStatic(t, apiauthtest.VoltasisAdminKey),
-					apiauth.ClientOptions{Retry: &transport.Retry{AddIdempotencyKey: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
+					apiauth.ClientOptions{Retry: transport.RetryOptions{AddIdempotencyKey: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
 				_, err := c.Post(ctx, "api/v1/api-keys", newKey, nil)
 				srv.mu.Lock()
 				defer srv.mu.Unlock()
@@ -567,7 +567,7 @@ func fltCases() []fltCase {
 				*s = srv
 				fk.FailRequests(100, storm)
 				c := fltClient(t, voltasis(srv), fltStatic(t, apiauthtest.VoltasisAdminKey),
-					apiauth.ClientOptions{Retry: &transport.Retry{AddIdempotencyKey: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
+					apiauth.ClientOptions{Retry: transport.RetryOptions{AddIdempotencyKey: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
 				_, err := c.Post(ctx, "api/v1/api-keys", newKey, nil)
 				srv.mu.Lock()
 				defer srv.mu.Unlock()
@@ -998,9 +998,7 @@ func fltCases() []fltCase {
 				fk.FailRequests(1, apiauthtest.Fault{Status: 503, RetryAfter: 5 * time.Second})
 				cctx, cancel := context.WithCancel(ctx)
 				defer cancel()
-				c := fltClient(t, audimodal(srv), fltKey(t, apiauthtest.AudiModalLiveKey), apiauth.ClientOptions{Retry: &transport.Retry{
-					OnRetry: func(*http.Request, int, *http.Response, error, time.Duration) { cancel() },
-				}})
+				c := fltClient(t, audimodal(srv), fltKey(t, apiauthtest.AudiModalLiveKey), apiauth.ClientOptions{Retry: transport.RetryOptions{OnRetry: func(*http.Request, int, *http.Response, error, time.Duration) { cancel() }}})
 				start := time.Now()
 				_, err := c.Get(cctx, "v1/files", nil)
 				if d := time.Since(start); d > 4*time.Second {

@@ -31,12 +31,13 @@ func TestMemoryBoundedAcrossTenantsAndKeys(t *testing.T) {
 		return &http.Response{StatusCode: 200, Header: h, Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
 	})
 	const keys = 10000
-	pace := &transport.Pace{} // DefaultIdentity: one budget per Authorization value
-	stack := transport.New(transport.Layers{
-		Pace: pace,
-		Auth: &transport.Auth{Origin: "https://api.audimodal.test", TenantHeader: apiauth.AudiModalTenantHeader},
-		Base: base,
+	// Pace's default Identity: one budget per Authorization value.
+	stack, err := transport.New(base, transport.Options{
+		Auth: transport.AuthOptions{Origin: "https://api.audimodal.test", TenantHeader: apiauth.AudiModalTenantHeader},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	send := func(i int) {
 		ctx := apiauth.WithTenant(context.Background(), fmt.Sprintf("tenant_%d", i%keys))
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://api.audimodal.test/v1/files", nil)

@@ -84,10 +84,10 @@ func TestStress(t *testing.T) {
 	hc := &http.Client{Transport: base}
 	newClient := func(f apiauthtest.Family, cred transport.Credential, o apiauth.ClientOptions) *apiauth.Client {
 		o.Base = base
-		o.Retry = &transport.Retry{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxWait: 5 * time.Millisecond}
+		o.Retry = transport.RetryOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxWait: 5 * time.Millisecond}
 		// Fail fast on the rate limit too: a pause past 5 ms is a typed
 		// ErrRateLimited, so the run stays short and 429s stay visible.
-		o.Pace = &transport.Pace{MaxWait: 5 * time.Millisecond}
+		o.Pace = transport.PaceOptions{MaxWait: 5 * time.Millisecond}
 		c, err := apiauth.NewClient(fk.URL(f), cred, &o)
 		if err != nil {
 			t.Fatal(err)

@@ -63,8 +63,8 @@ func (l logLines) Write(p []byte) (int, error) {
 func budgetProcess(cfg childConfig) int {
 	out := &eventWriter{}
 	opts := &apiauth.ClientOptions{
-		Pace:   &transport.Pace{},
-		Retry:  &transport.Retry{MaxAttempts: 1},
+		Pace:   transport.PaceOptions{},
+		Retry:  transport.RetryOptions{MaxAttempts: 1},
 		Logger: slog.New(slog.NewTextHandler(logLines{out}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if cfg.Budget.Shared {

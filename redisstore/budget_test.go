@@ -265,7 +265,7 @@ func TestPaceWithBudgetSurvivesRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	api, err := apiauth.NewClient(fake.URL(apiauthtest.AudiModal), key, &apiauth.ClientOptions{
-		Pace:     &transport.Pace{Shared: budget},
+		Pace:     transport.PaceOptions{Shared: budget},
 		Identity: "billing-audimodal",
 		Logger:   logger,
 	})

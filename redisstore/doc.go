@@ -116,7 +116,7 @@
 //	})
 //	if err != nil { ... }
 //	api, err := apiauth.NewClient("https://api.audimodal.ai", key, &apiauth.ClientOptions{
-//		Pace:     &transport.Pace{Shared: budget},
+//		Pace:     transport.PaceOptions{Shared: budget},
 //		Identity: "audimodal:billing", // names the budget; never a secret
 //	})
 //

@@ -72,7 +72,7 @@ func ExampleNewBudget() {
 		log.Fatal(err)
 	}
 	api, err := apiauth.NewClient("https://api.audimodal.ai", key, &apiauth.ClientOptions{
-		Pace: &transport.Pace{Shared: budget},
+		Pace: transport.PaceOptions{Shared: budget},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -13,6 +13,53 @@ import (
 	"github.com/apiauth/apiauth/internal/errkind"
 )
 
+// AuthOptions configures an [Auth] layer. It is a plain value: the zero
+// value sends no credential, and one value may configure any number of
+// layers (see [New]).
+type AuthOptions struct {
+	// Credential attaches the credential. Nil means send no credential (a
+	// public endpoint); the tenant header and origin scoping still apply.
+	Credential Credential
+
+	// Origin is the base URL of the API, such as
+	// "https://api.audimodal.ai/v1": only its scheme, host and port count.
+	// It is required when Credential, Tenant or TenantHeader is set. Empty
+	// means no origin is trusted.
+	Origin string
+
+	// AllowedOrigins lists further base URLs that may receive the credential
+	// and the tenant header. Nil means none.
+	AllowedOrigins []string
+
+	// AllowInsecure lets the credential travel over plain http:// to hosts
+	// that are not loopback. False (the default) refuses such requests with an
+	// [*InsecureError]; loopback hosts (localhost, 127.0.0.0/8, ::1) are
+	// always allowed.
+	AllowInsecure bool
+
+	// TenantHeader is the header that carries the tenant or organization
+	// override: "X-Tenant-ID" for AudiModal, "X-Organization-ID" for
+	// Voltasis, "X-Org-Slug" for Artanis (where the override replaces the
+	// slug the credential set). Empty means the API takes no override; then
+	// a request whose context carries one (see [WithTenant]) fails with an
+	// error matching apiauth.ErrInvalidCredential rather than silently
+	// running in the default tenant; clear the override for such calls with
+	// WithTenant(ctx, "").
+	TenantHeader string
+
+	// Tenant is the default tenant, sent when the request's context carries
+	// no override. Empty means send none. It must satisfy the same rules as
+	// an override: 1 to 256 bytes of visible ASCII (no space, no control
+	// character); an override that breaks them fails the request with an
+	// error matching apiauth.ErrInvalidCredential, and nothing is sent.
+	Tenant string
+
+	// Logger receives debug records about 401 retries and warnings about
+	// failed renewals; it never receives a credential, a header value or a
+	// query string. Nil means no logging.
+	Logger *slog.Logger
+}
+
 // Auth is an [http.RoundTripper] that attaches a [Credential] and a tenant
 // override to requests bound for its origin, and to no other.
 //
@@ -58,47 +105,9 @@ type Auth struct {
 	// modified).
 	Base http.RoundTripper
 
-	// Credential attaches the credential. Nil means send no credential (a
-	// public endpoint); the tenant header and origin scoping still apply.
-	Credential Credential
-
-	// Origin is the base URL of the API, such as
-	// "https://api.audimodal.ai/v1": only its scheme, host and port count.
-	// It is required when Credential, Tenant or TenantHeader is set. Empty
-	// means no origin is trusted.
-	Origin string
-
-	// AllowedOrigins lists further base URLs that may receive the credential
-	// and the tenant header. Nil means none.
-	AllowedOrigins []string
-
-	// AllowInsecure lets the credential travel over plain http:// to hosts
-	// that are not loopback. False (the default) refuses such requests with an
-	// [*InsecureError]; loopback hosts (localhost, 127.0.0.0/8, ::1) are
-	// always allowed.
-	AllowInsecure bool
-
-	// TenantHeader is the header that carries the tenant or organization
-	// override: "X-Tenant-ID" for AudiModal, "X-Organization-ID" for
-	// Voltasis, "X-Org-Slug" for Artanis (where the override replaces the
-	// slug the credential set). Empty means the API takes no override; then
-	// a request whose context carries one (see [WithTenant]) fails with an
-	// error matching apiauth.ErrInvalidCredential rather than silently
-	// running in the default tenant; clear the override for such calls with
-	// WithTenant(ctx, "").
-	TenantHeader string
-
-	// Tenant is the default tenant, sent when the request's context carries
-	// no override. Empty means send none. It must satisfy the same rules as
-	// an override: 1 to 256 bytes of visible ASCII (no space, no control
-	// character); an override that breaks them fails the request with an
-	// error matching apiauth.ErrInvalidCredential, and nothing is sent.
-	Tenant string
-
-	// Logger receives debug records about 401 retries and warnings about
-	// failed renewals; it never receives a credential, a header value or a
-	// query string. Nil means no logging.
-	Logger *slog.Logger
+	// AuthOptions holds the layer's settings; they must not change after
+	// the first request.
+	AuthOptions
 
 	once sync.Once
 	cfg  *authConfig

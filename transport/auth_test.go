@@ -104,13 +104,7 @@ func authNewReq(t testing.TB, ctx context.Context, method, target string, body i
 
 func TestAuthAttachesCredentialAndTenant(t *testing.T) {
 	var got *http.Request
-	a := &Auth{
-		Base:         authOK(&got),
-		Credential:   CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }),
-		Origin:       "https://api.audimodal.ai/v1",
-		TenantHeader: "X-Tenant-ID",
-		Tenant:       "tenant_default",
-	}
+	a := &Auth{Base: authOK(&got), AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: "https://api.audimodal.ai/v1", TenantHeader: "X-Tenant-ID", Tenant: "tenant_default"}}
 	tests := []struct {
 		name       string
 		ctx        context.Context
@@ -145,16 +139,11 @@ func TestAuthAttachesCredentialAndTenant(t *testing.T) {
 // replaces the slug the header-pair credential set.
 func TestAuthArtanisSlugOverride(t *testing.T) {
 	var got *http.Request
-	a := &Auth{
-		Base: authOK(&got),
-		Credential: CredentialFunc(func(_ context.Context, h http.Header) error {
-			h.Set("x-api-key", "artanis-key")
-			h.Set("x-org-slug", "home-org")
-			return nil
-		}),
-		Origin:       "https://app.artanis.ai",
-		TenantHeader: "x-org-slug",
-	}
+	a := &Auth{Base: authOK(&got), AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error {
+		h.Set("x-api-key", "artanis-key")
+		h.Set("x-org-slug", "home-org")
+		return nil
+	}), Origin: "https://app.artanis.ai", TenantHeader: "x-org-slug"}}
 	for _, tt := range []struct {
 		ctx  context.Context
 		want string
@@ -183,12 +172,7 @@ func TestAuthInvalidTenant(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%q", tenant), func(t *testing.T) {
 			called := false
-			a := &Auth{
-				Base:         authRT(func(*http.Request) (*http.Response, error) { called = true; return nil, errors.New("unreachable") }),
-				Credential:   CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }),
-				Origin:       "https://api.voltasis.com",
-				TenantHeader: "X-Organization-ID",
-			}
+			a := &Auth{Base: authRT(func(*http.Request) (*http.Response, error) { called = true; return nil, errors.New("unreachable") }), AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: "https://api.voltasis.com", TenantHeader: "X-Organization-ID"}}
 			body := &authBody{Reader: strings.NewReader("{}")}
 			req := authNewReq(t, WithTenant(context.Background(), tenant), "POST", "https://api.voltasis.com/v1/x", body)
 			resp, err := a.RoundTrip(req)
@@ -218,7 +202,7 @@ func TestAuthInvalidTenant(t *testing.T) {
 // TestAuthTenantWithoutHeader checks that an override on the context is an
 // error, not silently dropped, when the API has no tenant header.
 func TestAuthTenantWithoutHeader(t *testing.T) {
-	a := &Auth{Base: authOK(nil), Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: "https://artos.example"}
+	a := &Auth{Base: authOK(nil), AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: "https://artos.example"}}
 	_, err := a.RoundTrip(authNewReq(t, WithTenant(context.Background(), "org_1"), "GET", "https://artos.example/api", nil))
 	if !errors.Is(err, errkind.InvalidCredential) {
 		t.Errorf("RoundTrip error = %v, want one matching errkind.InvalidCredential", err)
@@ -241,13 +225,7 @@ func TestAuthConcurrentTenants(t *testing.T) {
 		io.WriteString(w, r.Header.Get("X-Tenant-ID")+" "+r.URL.Query().Get("i"))
 	}))
 	defer srv.Close()
-	a := &Auth{
-		Base:         srv.Client().Transport,
-		Credential:   CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }),
-		Origin:       srv.URL,
-		TenantHeader: "X-Tenant-ID",
-		Tenant:       "default",
-	}
+	a := &Auth{Base: srv.Client().Transport, AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: srv.URL, TenantHeader: "X-Tenant-ID", Tenant: "default"}}
 	client := &http.Client{Transport: a, CheckRedirect: a.CheckRedirect}
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
@@ -313,7 +291,7 @@ func (api *authAPI) Calls() []string {
 func TestAuthRefreshOn401(t *testing.T) {
 	api := newAuthAPI(t, func(tok string) bool { return tok == "tok-1" })
 	cred := &authTokenCred{}
-	a := &Auth{Base: api.srv.Client().Transport, Credential: cred, Origin: api.srv.URL}
+	a := &Auth{Base: api.srv.Client().Transport, AuthOptions: AuthOptions{Credential: cred, Origin: api.srv.URL}}
 
 	var reused []bool
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) }}
@@ -341,7 +319,7 @@ func TestAuthRefreshOn401(t *testing.T) {
 func TestAuthAlways401(t *testing.T) {
 	api := newAuthAPI(t, func(string) bool { return true })
 	cred := &authTokenCred{}
-	a := &Auth{Base: api.srv.Client().Transport, Credential: cred, Origin: api.srv.URL}
+	a := &Auth{Base: api.srv.Client().Transport, AuthOptions: AuthOptions{Credential: cred, Origin: api.srv.URL}}
 	resp, err := a.RoundTrip(authNewReq(t, context.Background(), "GET", api.srv.URL+"/v1/files", nil))
 	if err != nil {
 		t.Fatalf("RoundTrip error %v, want the 401 response and no error", err)
@@ -363,7 +341,7 @@ func TestAuthAlways401(t *testing.T) {
 // gets its 401 back after one call.
 func TestAuthStaticKeyNotRetried(t *testing.T) {
 	api := newAuthAPI(t, func(string) bool { return true })
-	a := &Auth{Base: api.srv.Client().Transport, Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: api.srv.URL}
+	a := &Auth{Base: api.srv.Client().Transport, AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: api.srv.URL}}
 	resp, err := a.RoundTrip(authNewReq(t, context.Background(), "GET", api.srv.URL+"/v1/files", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -378,7 +356,7 @@ func TestAuthRetryBody(t *testing.T) {
 	const payload = `{"email":"a@b.c","tenant_id":"t"}`
 	t.Run("GetBody: retried with the identical body", func(t *testing.T) {
 		api := newAuthAPI(t, func(tok string) bool { return tok == "tok-1" })
-		a := &Auth{Base: api.srv.Client().Transport, Credential: &authTokenCred{}, Origin: api.srv.URL}
+		a := &Auth{Base: api.srv.Client().Transport, AuthOptions: AuthOptions{Credential: &authTokenCred{}, Origin: api.srv.URL}}
 		req := authNewReq(t, context.Background(), "POST", api.srv.URL+"/v1/things", strings.NewReader(payload))
 		resp, err := a.RoundTrip(req)
 		if err != nil {
@@ -393,7 +371,7 @@ func TestAuthRetryBody(t *testing.T) {
 	t.Run("no GetBody: not retried", func(t *testing.T) {
 		api := newAuthAPI(t, func(tok string) bool { return tok == "tok-1" })
 		cred := &authTokenCred{}
-		a := &Auth{Base: api.srv.Client().Transport, Credential: cred, Origin: api.srv.URL}
+		a := &Auth{Base: api.srv.Client().Transport, AuthOptions: AuthOptions{Credential: cred, Origin: api.srv.URL}}
 		req := authNewReq(t, context.Background(), "POST", api.srv.URL+"/v1/things", io.NopCloser(strings.NewReader(payload)))
 		if req.GetBody != nil {
 			t.Fatal("test setup: GetBody is set")
@@ -432,7 +410,7 @@ func TestAuthConcurrent401(t *testing.T) {
 		return &http.Response{StatusCode: code, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
 	})
 	cred := &authTokenCred{}
-	a := &Auth{Base: base, Credential: cred, Origin: "https://api.example.com"}
+	a := &Auth{Base: base, AuthOptions: AuthOptions{Credential: cred, Origin: "https://api.example.com"}}
 	var wg sync.WaitGroup
 	var ok atomic.Int32
 	for range n {
@@ -463,16 +441,11 @@ func TestAuthConcurrent401(t *testing.T) {
 func TestAuthCallerRequestUnchanged(t *testing.T) {
 	api := newAuthAPI(t, func(tok string) bool { return tok == "tok-1" })
 	cred := &authTokenCred{}
-	a := &Auth{
-		Base: api.srv.Client().Transport,
-		Credential: CredentialFunc(func(ctx context.Context, h http.Header) error {
-			_, err := cred.Apply(ctx, h)
-			h.Add("X-Multi", "from-credential")
-			return err
-		}),
-		Origin:       api.srv.URL,
-		TenantHeader: "X-Tenant-ID",
-	}
+	a := &Auth{Base: api.srv.Client().Transport, AuthOptions: AuthOptions{Credential: CredentialFunc(func(ctx context.Context, h http.Header) error {
+		_, err := cred.Apply(ctx, h)
+		h.Add("X-Multi", "from-credential")
+		return err
+	}), Origin: api.srv.URL, TenantHeader: "X-Tenant-ID"}}
 	// CredentialFunc hides Invalidator; wrap so the retry still happens.
 	a.Credential = struct {
 		Credential
@@ -526,15 +499,15 @@ func TestAuthInsecure(t *testing.T) {
 		target  string
 		refused bool
 	}{
-		{"http to a public host", &Auth{Credential: static, Origin: "http://api.example.com"}, "http://api.example.com/x", true},
-		{"http with a port", &Auth{Credential: static, Origin: "http://api.example.com:8080"}, "http://api.example.com:8080/x", true},
-		{"http to 127.0.0.1", &Auth{Credential: static, Origin: "http://127.0.0.1:8080"}, "http://127.0.0.1:8080/x", false},
-		{"http to 127.9.9.9", &Auth{Credential: static, Origin: "http://127.9.9.9"}, "http://127.9.9.9/x", false},
-		{"http to localhost", &Auth{Credential: static, Origin: "http://LocalHost:9000"}, "http://localhost:9000/x", false},
-		{"http to ::1", &Auth{Credential: static, Origin: "http://[::1]:9000"}, "http://[::1]:9000/x", false},
-		{"AllowInsecure", &Auth{Credential: static, Origin: "http://api.example.com", AllowInsecure: true}, "http://api.example.com/x", false},
-		{"public endpoint, no credential", &Auth{Origin: "http://api.example.com"}, "http://api.example.com/x", false},
-		{"https", &Auth{Credential: static, Origin: "https://api.example.com"}, "https://api.example.com/x", false},
+		{"http to a public host", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "http://api.example.com"}}, "http://api.example.com/x", true},
+		{"http with a port", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "http://api.example.com:8080"}}, "http://api.example.com:8080/x", true},
+		{"http to 127.0.0.1", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "http://127.0.0.1:8080"}}, "http://127.0.0.1:8080/x", false},
+		{"http to 127.9.9.9", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "http://127.9.9.9"}}, "http://127.9.9.9/x", false},
+		{"http to localhost", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "http://LocalHost:9000"}}, "http://localhost:9000/x", false},
+		{"http to ::1", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "http://[::1]:9000"}}, "http://[::1]:9000/x", false},
+		{"AllowInsecure", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "http://api.example.com", AllowInsecure: true}}, "http://api.example.com/x", false},
+		{"public endpoint, no credential", &Auth{AuthOptions: AuthOptions{Origin: "http://api.example.com"}}, "http://api.example.com/x", false},
+		{"https", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "https://api.example.com"}}, "https://api.example.com/x", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -574,12 +547,7 @@ func TestAuthInsecure(t *testing.T) {
 // origin, by whether the credential reaches the fake base.
 func TestAuthOriginScope(t *testing.T) {
 	var got *http.Request
-	a := &Auth{
-		Base:           authOK(&got),
-		Credential:     CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }),
-		Origin:         "https://API.example.com:443/v1",
-		AllowedOrigins: []string{"https://files.example.com:8443", "https://[2001:db8::1]"},
-	}
+	a := &Auth{Base: authOK(&got), AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: "https://API.example.com:443/v1", AllowedOrigins: []string{"https://files.example.com:8443", "https://[2001:db8::1]"}}}
 	tests := []struct {
 		target string
 		want   bool
@@ -616,13 +584,7 @@ func TestAuthOriginScope(t *testing.T) {
 // that a redirect hop from our origin to that service loses them.
 func TestAuthForeignRequest(t *testing.T) {
 	var got *http.Request
-	a := &Auth{
-		Base:         authOK(&got),
-		Credential:   CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }),
-		Origin:       "https://api.example.com",
-		TenantHeader: "X-Tenant-ID",
-		Tenant:       "t1",
-	}
+	a := &Auth{Base: authOK(&got), AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: "https://api.example.com", TenantHeader: "X-Tenant-ID", Tenant: "t1"}}
 	req := authNewReq(t, context.Background(), "GET", "https://other.test/x", nil)
 	req.Header.Set("Authorization", "Bearer other-service")
 	resp, err := a.RoundTrip(req)
@@ -660,13 +622,9 @@ func TestAuthApplyError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	called := false
-	a := &Auth{
-		Base: authRT(func(*http.Request) (*http.Response, error) { called = true; return nil, errors.New("unreachable") }),
-		Credential: CredentialFunc(func(ctx context.Context, _ http.Header) error {
-			return fmt.Errorf("apiauth: token refresh: %w", ctx.Err())
-		}),
-		Origin: "https://api.example.com",
-	}
+	a := &Auth{Base: authRT(func(*http.Request) (*http.Response, error) { called = true; return nil, errors.New("unreachable") }), AuthOptions: AuthOptions{Credential: CredentialFunc(func(ctx context.Context, _ http.Header) error {
+		return fmt.Errorf("apiauth: token refresh: %w", ctx.Err())
+	}), Origin: "https://api.example.com"}}
 	body := &authBody{Reader: strings.NewReader("x")}
 	_, err := a.RoundTrip(authNewReq(t, ctx, "POST", "https://api.example.com/x", body))
 	if !errors.Is(err, context.Canceled) {
@@ -685,18 +643,18 @@ func TestAuthValidate(t *testing.T) {
 		ok   bool
 	}{
 		{"zero value", &Auth{}, true},
-		{"public endpoint", &Auth{Origin: "https://api.example.com"}, true},
-		{"credential without origin", &Auth{Credential: static}, false},
-		{"tenant header without origin", &Auth{TenantHeader: "X-Tenant-ID"}, false},
-		{"relative origin", &Auth{Credential: static, Origin: "/v1"}, false},
-		{"ftp origin", &Auth{Credential: static, Origin: "ftp://api.example.com"}, false},
-		{"origin with user info", &Auth{Credential: static, Origin: "https://user:hunter2@api.example.com"}, false},
-		{"unparsable origin", &Auth{Credential: static, Origin: "https://api.example.com:port/%zz"}, false},
-		{"bad allowed origin", &Auth{Credential: static, Origin: "https://a.test", AllowedOrigins: []string{"hunter2"}}, false},
-		{"tenant without header", &Auth{Origin: "https://a.test", Tenant: "t1"}, false},
-		{"invalid tenant", &Auth{Origin: "https://a.test", TenantHeader: "X-Tenant-ID", Tenant: "t\r\n1"}, false},
-		{"invalid tenant header", &Auth{Origin: "https://a.test", TenantHeader: "X Tenant"}, false},
-		{"full", &Auth{Credential: static, Origin: "https://a.test/v1", AllowedOrigins: []string{"https://b.test"}, TenantHeader: "x-tenant-id", Tenant: "t1"}, true},
+		{"public endpoint", &Auth{AuthOptions: AuthOptions{Origin: "https://api.example.com"}}, true},
+		{"credential without origin", &Auth{AuthOptions: AuthOptions{Credential: static}}, false},
+		{"tenant header without origin", &Auth{AuthOptions: AuthOptions{TenantHeader: "X-Tenant-ID"}}, false},
+		{"relative origin", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "/v1"}}, false},
+		{"ftp origin", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "ftp://api.example.com"}}, false},
+		{"origin with user info", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "https://user:hunter2@api.example.com"}}, false},
+		{"unparsable origin", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "https://api.example.com:port/%zz"}}, false},
+		{"bad allowed origin", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "https://a.test", AllowedOrigins: []string{"hunter2"}}}, false},
+		{"tenant without header", &Auth{AuthOptions: AuthOptions{Origin: "https://a.test", Tenant: "t1"}}, false},
+		{"invalid tenant", &Auth{AuthOptions: AuthOptions{Origin: "https://a.test", TenantHeader: "X-Tenant-ID", Tenant: "t\r\n1"}}, false},
+		{"invalid tenant header", &Auth{AuthOptions: AuthOptions{Origin: "https://a.test", TenantHeader: "X Tenant"}}, false},
+		{"full", &Auth{AuthOptions: AuthOptions{Credential: static, Origin: "https://a.test/v1", AllowedOrigins: []string{"https://b.test"}, TenantHeader: "x-tenant-id", Tenant: "t1"}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -723,7 +681,7 @@ func TestAuthValidate(t *testing.T) {
 
 // TestAuthStrippedHeaders checks the documented list of stripped headers.
 func TestAuthStrippedHeaders(t *testing.T) {
-	a := &Auth{Credential: redirCred{}, Origin: "https://a.test", TenantHeader: "x-organization-id"}
+	a := &Auth{AuthOptions: AuthOptions{Credential: redirCred{}, Origin: "https://a.test", TenantHeader: "x-organization-id"}}
 	want := []string{"Authorization", "X-Api-Key", "X-Org-Slug", "X-Organization-Id", "X-Extra-Secret"}
 	if got := a.StrippedHeaders(); !reflect.DeepEqual(got, want) {
 		t.Errorf("StrippedHeaders() = %q, want %q", got, want)
@@ -761,12 +719,7 @@ func TestAuthDefaultBase(t *testing.T) {
 func TestAuthLogsNoSecret(t *testing.T) {
 	api := newAuthAPI(t, func(tok string) bool { return tok == "tok-1" })
 	var buf bytes.Buffer
-	a := &Auth{
-		Base:       api.srv.Client().Transport,
-		Credential: &authTokenCred{},
-		Origin:     api.srv.URL,
-		Logger:     slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	a := &Auth{Base: api.srv.Client().Transport, AuthOptions: AuthOptions{Credential: &authTokenCred{}, Origin: api.srv.URL, Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}}
 	resp, err := a.RoundTrip(authNewReq(t, context.Background(), "GET", api.srv.URL+"/v1/x?api_key=q-secret", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -790,12 +743,7 @@ func authBench(tb testing.TB) (http.RoundTripper, *Auth, *http.Request) {
 	canned := &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: req}
 	base := authRT(func(*http.Request) (*http.Response, error) { return canned, nil })
 	const bearer = "Bearer sk_live_0123456789abcdef"
-	a := &Auth{
-		Base:         base,
-		Credential:   CredentialFunc(func(_ context.Context, h http.Header) error { h.Set("Authorization", bearer); return nil }),
-		Origin:       "https://api.audimodal.ai",
-		TenantHeader: "X-Tenant-ID",
-	}
+	a := &Auth{Base: base, AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { h.Set("Authorization", bearer); return nil }), Origin: "https://api.audimodal.ai", TenantHeader: "X-Tenant-ID"}}
 	return base, a, req
 }
 

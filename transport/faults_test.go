@@ -222,13 +222,12 @@ func TestTransportFaults(t *testing.T) {
 			if tt.cred != nil {
 				cred = tt.cred
 			}
-			auth := &Auth{Base: base, Credential: cred, Origin: target}
+			auth := &Auth{Base: base, AuthOptions: AuthOptions{Credential: cred, Origin: target}}
 			var auths atomic.Int32
-			retry := &Retry{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
-				Base: authRT(func(r *http.Request) (*http.Response, error) {
-					auths.Add(1)
-					return auth.RoundTrip(r)
-				})}
+			retry := &Retry{Base: authRT(func(r *http.Request) (*http.Response, error) {
+				auths.Add(1)
+				return auth.RoundTrip(r)
+			}), RetryOptions: RetryOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}}
 
 			ctx := context.Background()
 			if tt.ctx != nil {
@@ -338,8 +337,8 @@ func TestTransportConcurrentFaults(t *testing.T) {
 	auth := &Auth{Base: authRT(func(r *http.Request) (*http.Response, error) {
 		baseCalls.Add(1)
 		return base.RoundTrip(r)
-	}), Credential: cred, Origin: srv.URL}
-	retry := &Retry{Base: auth, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, DisableBudget: true}
+	}), AuthOptions: AuthOptions{Credential: cred, Origin: srv.URL}}
+	retry := &Retry{Base: auth, RetryOptions: RetryOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, DisableBudget: true}}
 
 	const workers, each = 16, 25
 	var ok, failed atomic.Int64

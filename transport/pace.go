@@ -47,51 +47,10 @@ type SharedBudget interface {
 	Reserve(ctx context.Context, key string, rate float64, window time.Duration) (time.Duration, error)
 }
 
-// Pace is an [http.RoundTripper] that keeps requests inside the rate limit a
-// server advertises in its response headers (see [ParseRateLimit]), so that
-// they are not answered with 429. It is the rate-limit layer of the apiauth
-// stack, and works on its own over any Base.
-//
-// Pace keeps one state per request host and credential identity. From each
-// answer it learns how many requests are left and when the window resets,
-// and it counts the requests still in flight against what is left: with
-// three requests left and sixteen goroutines calling, three go out before
-// the reset. When nothing is left, a request waits until the reset, or fails
-// at once with a [*RateLimitError] (without touching the network) if that is
-// more than [Pace.MaxWait] away.
-//
-// Pace paces rather than bursts. It spreads what is left evenly over the
-// time until the reset, and never goes faster than [Pace.Utilization] of
-// Limit per window. It learns the window from a RateLimit-Policy w parameter
-// or from how far the reset moves forward when a new window opens (until it
-// knows, it assumes a window of at least a second), and the moment windows
-// change from when the reset first moves. At each new window it checks whether the server counts
-// the previous window's usage against the new one: a sliding-window limiter,
-// whose budget comes back gradually rather than at the advertised reset.
-// For such a server, a Remaining of 0 does not mean "wait for the reset":
-// Pace then models the budget as refilling continuously at Limit per window
-// and keeps its steady pace, backing off briefly if it is refused anyway.
-//
-// Until the first answer for a key arrives, and after a reset until an
-// answer tells the new budget, Pace sends one request at a time (holding the
-// others for at most a second) so that a burst of goroutines cannot overrun
-// a budget it has not seen.
-//
-// Pace never modifies the request, closes the request body when it returns
-// early, and returns a nil error whenever it got a response, whatever its
-// status. Every pause ends as soon as the request's context is done, with an
-// error wrapping ctx.Err(); a pause that would outlast the context's
-// deadline is not started: the request fails at once with a
-// [*RateLimitError], as rate.Limiter.Wait does.
-//
-// The zero value is ready to use. A Pace is safe for concurrent use; its
-// fields must not change after the first request. It must not be copied
-// after first use.
-type Pace struct {
-	// Base sends the requests. Nil means one from [NewBase] (a clone of
-	// http.DefaultTransport; the default itself is never modified).
-	Base http.RoundTripper
-
+// PaceOptions configures a [Pace] layer. It is a plain value: the zero
+// value means every default documented on its fields, and one value may
+// configure any number of layers (see [New]).
+type PaceOptions struct {
 	// MaxWait is the longest single pause Pace takes, whether for a reset
 	// or for pacing; a longer one fails the request with a
 	// [*RateLimitError]. Zero means [DefaultPaceMaxWait] (60 s); a negative
@@ -143,6 +102,56 @@ type Pace struct {
 	// a warning when a request is refused. They name the host, never a
 	// credential, path or query. Nil means no logging.
 	Logger *slog.Logger
+}
+
+// Pace is an [http.RoundTripper] that keeps requests inside the rate limit a
+// server advertises in its response headers (see [ParseRateLimit]), so that
+// they are not answered with 429. It is the rate-limit layer of the apiauth
+// stack, and works on its own over any Base.
+//
+// Pace keeps one state per request host and credential identity. From each
+// answer it learns how many requests are left and when the window resets,
+// and it counts the requests still in flight against what is left: with
+// three requests left and sixteen goroutines calling, three go out before
+// the reset. When nothing is left, a request waits until the reset, or fails
+// at once with a [*RateLimitError] (without touching the network) if that is
+// more than [Pace.MaxWait] away.
+//
+// Pace paces rather than bursts. It spreads what is left evenly over the
+// time until the reset, and never goes faster than [Pace.Utilization] of
+// Limit per window. It learns the window from a RateLimit-Policy w parameter
+// or from how far the reset moves forward when a new window opens (until it
+// knows, it assumes a window of at least a second), and the moment windows
+// change from when the reset first moves. At each new window it checks whether the server counts
+// the previous window's usage against the new one: a sliding-window limiter,
+// whose budget comes back gradually rather than at the advertised reset.
+// For such a server, a Remaining of 0 does not mean "wait for the reset":
+// Pace then models the budget as refilling continuously at Limit per window
+// and keeps its steady pace, backing off briefly if it is refused anyway.
+//
+// Until the first answer for a key arrives, and after a reset until an
+// answer tells the new budget, Pace sends one request at a time (holding the
+// others for at most a second) so that a burst of goroutines cannot overrun
+// a budget it has not seen.
+//
+// Pace never modifies the request, closes the request body when it returns
+// early, and returns a nil error whenever it got a response, whatever its
+// status. Every pause ends as soon as the request's context is done, with an
+// error wrapping ctx.Err(); a pause that would outlast the context's
+// deadline is not started: the request fails at once with a
+// [*RateLimitError], as rate.Limiter.Wait does.
+//
+// The zero value is ready to use. A Pace is safe for concurrent use; its
+// fields must not change after the first request. It must not be copied
+// after first use.
+type Pace struct {
+	// Base sends the requests. Nil means one from [NewBase] (a clone of
+	// http.DefaultTransport; the default itself is never modified).
+	Base http.RoundTripper
+
+	// PaceOptions holds the layer's settings; they must not change after
+	// the first request.
+	PaceOptions
 
 	sharedDown atomic.Bool // a Shared failure was logged
 	initOnce   sync.Once

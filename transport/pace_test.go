@@ -111,12 +111,9 @@ func TestPaceFailsFastPastMaxWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reset := time.Now().Add(time.Hour)
 		var calls atomic.Int64
-		p := &Pace{
-			Base: rlHeaderResponse(&calls, http.StatusTooManyRequests,
-				"X-RateLimit-Limit", "1000", "X-RateLimit-Remaining", "0",
-				"X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10)),
-			MaxWait: time.Minute,
-		}
+		p := &Pace{Base: rlHeaderResponse(&calls, http.StatusTooManyRequests,
+			"X-RateLimit-Limit", "1000", "X-RateLimit-Remaining", "0",
+			"X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10)), PaceOptions: PaceOptions{MaxWait: time.Minute}}
 		resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/v1/files"))
 		if err != nil || resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("first RoundTrip = %v, %v; want the 429 response and a nil error", resp, err)
@@ -160,12 +157,9 @@ func TestPaceWaitsForReset(t *testing.T) {
 		reset := start.Add(5 * time.Second)
 		var calls atomic.Int64
 		var waits []time.Duration
-		p := &Pace{
-			Base: rlHeaderResponse(&calls, http.StatusOK,
-				"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0",
-				"X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10)),
-			OnWait: func(req *http.Request, d time.Duration) { waits = append(waits, d) },
-		}
+		p := &Pace{Base: rlHeaderResponse(&calls, http.StatusOK,
+			"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0",
+			"X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10)), PaceOptions: PaceOptions{OnWait: func(req *http.Request, d time.Duration) { waits = append(waits, d) }}}
 		for range 2 {
 			resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/v1/files"))
 			if err != nil {
@@ -243,7 +237,7 @@ func TestPaceWaitEndsWithContext(t *testing.T) {
 // recently used.
 func TestPaceStateIsBounded(t *testing.T) {
 	for _, tt := range []struct{ maxKeys, want int }{{0, DefaultPaceMaxKeys}, {100, 100}} {
-		p := &Pace{Base: rlHeaderResponse(nil, http.StatusOK, "X-RateLimit-Remaining", "5"), MaxKeys: tt.maxKeys}
+		p := &Pace{Base: rlHeaderResponse(nil, http.StatusOK, "X-RateLimit-Remaining", "5"), PaceOptions: PaceOptions{MaxKeys: tt.maxKeys}}
 		for i := range 10000 {
 			host := fmt.Sprintf("h%d.example.com", i)
 			if i%10 == 0 {
@@ -282,7 +276,7 @@ func TestPaceKeysByCredential(t *testing.T) {
 				"X-RateLimit-Limit", "100", "X-RateLimit-Remaining", remaining, "X-RateLimit-Reset", reset)(req)
 		})
 		var hosts []string
-		p := &Pace{Base: base, OnRateLimit: func(host string, rl RateLimit) { hosts = append(hosts, host) }}
+		p := &Pace{Base: base, PaceOptions: PaceOptions{OnRateLimit: func(host string, rl RateLimit) { hosts = append(hosts, host) }}}
 		do := func(key string) error {
 			req := rlGet(t, t.Context(), "https://api.example.com/v1/files")
 			req.Header.Set("Authorization", "Bearer "+key)
@@ -370,10 +364,7 @@ func TestPaceDoesNotMutateRequest(t *testing.T) {
 func TestPaceLimiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int64
-		p := &Pace{
-			Base:    rlHeaderResponse(&calls, http.StatusOK),
-			Limiter: rate.NewLimiter(rate.Every(100*time.Millisecond), 1),
-		}
+		p := &Pace{Base: rlHeaderResponse(&calls, http.StatusOK), PaceOptions: PaceOptions{Limiter: rate.NewLimiter(rate.Every(100*time.Millisecond), 1)}}
 		start := time.Now()
 		for range 3 {
 			resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/"))
@@ -387,7 +378,7 @@ func TestPaceLimiter(t *testing.T) {
 		}
 
 		errLimit := errors.New("limiter says no")
-		p2 := &Pace{Base: rlHeaderResponse(&calls, http.StatusOK), Limiter: rlLimiterFunc(func(context.Context) error { return errLimit })}
+		p2 := &Pace{Base: rlHeaderResponse(&calls, http.StatusOK), PaceOptions: PaceOptions{Limiter: rlLimiterFunc(func(context.Context) error { return errLimit })}}
 		body := &rlBody{Reader: strings.NewReader("x")}
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://api.example.com/", body)
 		if _, err := p2.RoundTrip(req); !errors.Is(err, errLimit) {
@@ -464,7 +455,7 @@ func (sc paceScenario) run(t *testing.T) (lim *rlWindowLimiter, p *Pace, goodput
 			sc.respond(lim, time.Now(), rec)
 			time.Sleep(sc.rtt / 2)
 			return rec.response(), nil
-		}), Shared: sc.shared}
+		}), PaceOptions: PaceOptions{Shared: sc.shared}}
 	}
 	ctx, cancel := context.WithDeadline(t.Context(), lim.stopAt)
 	defer cancel()
@@ -667,12 +658,8 @@ func TestPaceLogIsRedacted(t *testing.T) {
 		var buf bytes.Buffer
 		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		reset := strconv.FormatInt(time.Now().Add(2*time.Second).Unix(), 10)
-		p := &Pace{
-			Base: rlHeaderResponse(nil, http.StatusTooManyRequests,
-				"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", reset),
-			Logger:  logger,
-			MaxWait: time.Second,
-		}
+		p := &Pace{Base: rlHeaderResponse(nil, http.StatusTooManyRequests,
+			"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", reset), PaceOptions: PaceOptions{Logger: logger, MaxWait: time.Second}}
 		for range 2 {
 			req := rlGet(t, t.Context(), "https://api.example.com/v1/files?api_key=qwerty")
 			req.Header.Set("Authorization", "Bearer sk_live_topsecret")
@@ -701,18 +688,18 @@ func TestPaceDocumentedDefaults(t *testing.T) {
 	if p.cfg.maxWait != DefaultPaceMaxWait || p.cfg.maxKeys != DefaultPaceMaxKeys || p.cfg.util != DefaultPaceUtilization {
 		t.Errorf("zero Pace config = %+v", p.cfg)
 	}
-	docs := rlFieldDocs(t, "pace.go", "Pace")
+	docs := rlFieldDocs(t, "pace.go", "PaceOptions")
 	for field, want := range map[string]string{
 		"MaxWait":     fmt.Sprintf("(%d s)", int(DefaultPaceMaxWait.Seconds())),
 		"MaxKeys":     fmt.Sprintf("(%d)", DefaultPaceMaxKeys),
 		"Utilization": fmt.Sprintf("(%v)", DefaultPaceUtilization),
 	} {
 		if !strings.Contains(docs[field], want) {
-			t.Errorf("doc of Pace.%s does not state the default %s:\n%s", field, want, docs[field])
+			t.Errorf("doc of PaceOptions.%s does not state the default %s:\n%s", field, want, docs[field])
 		}
 	}
 	for _, bad := range []float64{-1, 1.5} {
-		p := &Pace{Utilization: bad}
+		p := &Pace{PaceOptions: PaceOptions{Utilization: bad}}
 		p.init()
 		if p.cfg.util != DefaultPaceUtilization {
 			t.Errorf("Utilization %v: effective %v, want the default", bad, p.cfg.util)
@@ -749,11 +736,8 @@ func TestPaceMaxWaitVariants(t *testing.T) {
 		// Ten requests per 10 s window, nine left: once the first answer
 		// is in, one request goes at once and the next is due about a
 		// second later, past a 10 ms MaxWait.
-		p := &Pace{
-			Base: rlHeaderResponse(nil, http.StatusOK, "RateLimit", `"default";r=9;t=10`,
-				"RateLimit-Policy", `"default";q=10;w=10`),
-			MaxWait: 10 * time.Millisecond,
-		}
+		p := &Pace{Base: rlHeaderResponse(nil, http.StatusOK, "RateLimit", `"default";r=9;t=10`,
+			"RateLimit-Policy", `"default";q=10;w=10`), PaceOptions: PaceOptions{MaxWait: 10 * time.Millisecond}}
 		for range 2 {
 			resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/"))
 			if err != nil {
@@ -770,11 +754,8 @@ func TestPaceMaxWaitVariants(t *testing.T) {
 		// Nothing left for an hour, no maximum: the request waits until its
 		// context ends.
 		reset := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
-		p = &Pace{
-			Base: rlHeaderResponse(nil, http.StatusTooManyRequests,
-				"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", reset),
-			MaxWait: -1,
-		}
+		p = &Pace{Base: rlHeaderResponse(nil, http.StatusTooManyRequests,
+			"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", reset), PaceOptions: PaceOptions{MaxWait: -1}}
 		resp, err := p.RoundTrip(rlGet(t, t.Context(), "https://api.example.com/"))
 		if err != nil {
 			t.Fatal(err)

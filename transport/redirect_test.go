@@ -210,14 +210,7 @@ type redirOutcome struct {
 // ours or set by hand by the caller.
 func TestRedirectMatrix(t *testing.T) {
 	w := newRedirWorld(t)
-	auth := &Auth{
-		Base:           w.base,
-		Credential:     redirCred{},
-		Origin:         "https://A.test:443/v1",
-		AllowedOrigins: []string{"https://c.test"},
-		TenantHeader:   "X-Tenant-ID",
-		Tenant:         "tenant_456",
-	}
+	auth := &Auth{Base: w.base, AuthOptions: AuthOptions{Credential: redirCred{}, Origin: "https://A.test:443/v1", AllowedOrigins: []string{"https://c.test"}, TenantHeader: "X-Tenant-ID", Tenant: "tenant_456"}}
 	if err := auth.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +319,7 @@ func TestRedirectMatrix(t *testing.T) {
 // TestRedirectMaxHops checks that Auth.CheckRedirect stops after 10 hops.
 func TestRedirectMaxHops(t *testing.T) {
 	w := newRedirWorld(t)
-	auth := &Auth{Base: w.base, Credential: redirCred{}, Origin: "https://a.test", TenantHeader: "X-Tenant-ID", Tenant: "t"}
+	auth := &Auth{Base: w.base, AuthOptions: AuthOptions{Credential: redirCred{}, Origin: "https://a.test", TenantHeader: "X-Tenant-ID", Tenant: "t"}}
 	client := &http.Client{Transport: auth, CheckRedirect: auth.CheckRedirect}
 	var next []string
 	for i := range 15 {
@@ -367,7 +360,7 @@ func TestRedirectPlainHTTPAllowed(t *testing.T) {
 	if err := a.CheckRedirect(mk("http://a.test/x"), via); !errors.Is(err, errkind.InsecureTransport) {
 		t.Errorf("redirect to http://a.test: %v, want ErrInsecureTransport", err)
 	}
-	insecure := &Auth{AllowInsecure: true}
+	insecure := &Auth{AuthOptions: AuthOptions{AllowInsecure: true}}
 	if err := insecure.CheckRedirect(mk("http://a.test/x"), via); err != nil {
 		t.Errorf("AllowInsecure: redirect to http://a.test: %v, want nil", err)
 	}
@@ -395,7 +388,7 @@ func TestRedirectBaseWithoutResponseRequest(t *testing.T) {
 		}
 		return resp, nil
 	})
-	auth := &Auth{Base: base, Credential: redirCred{}, Origin: "https://a.test"}
+	auth := &Auth{Base: base, AuthOptions: AuthOptions{Credential: redirCred{}, Origin: "https://a.test"}}
 	client := &http.Client{Transport: auth, CheckRedirect: auth.CheckRedirect}
 	resp, err := client.Get("https://a.test/start")
 	if err != nil {

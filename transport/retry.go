@@ -48,6 +48,90 @@ const (
 	retryExhausted = "attempts exhausted"
 )
 
+// RetryOptions configures a [Retry] layer. It is a plain value: the zero
+// value means every default documented on its fields, and one value may
+// configure any number of layers (see [New]).
+type RetryOptions struct {
+	// MaxAttempts is the number of attempts in total, the first included.
+	// Zero means 4 (one attempt and up to three retries); one or a negative
+	// value disables retries.
+	MaxAttempts int
+
+	// MinBackoff is the first backoff step, passed to Backoff as min. Zero
+	// means 250ms; so does a negative value.
+	MinBackoff time.Duration
+
+	// MaxBackoff caps the backoff, passed to Backoff as max. Zero means 10s;
+	// so does a negative value.
+	MaxBackoff time.Duration
+
+	// MaxWait is the longest server-supplied wait (Retry-After, retry_after,
+	// X-RateLimit-Reset) the layer sleeps; when the server asks for longer,
+	// the response is returned at once. Zero means 60s; a negative value
+	// means never sleep for the server, so every response that asks for a
+	// wait is returned at once.
+	MaxWait time.Duration
+
+	// MaxBufferedBody is the largest request body, in bytes, copied into
+	// memory so it can be sent again when Request.GetBody is nil. Zero means
+	// 1 MiB; a negative value means never copy (only bodies with GetBody are
+	// replayed).
+	MaxBufferedBody int64
+
+	// AddIdempotencyKey makes the layer add an Idempotency-Key header, a
+	// random UUID, to requests whose method is not idempotent (POST, PATCH
+	// and others outside the table above) and that carry none, so that they
+	// become retryable. The key is chosen once per RoundTrip and sent
+	// unchanged on every attempt; the caller's request is not modified. The
+	// server must honour the key for this to be safe. False (the zero value)
+	// adds nothing.
+	AddIdempotencyKey bool
+
+	// ShouldRetry decides whether an attempt's outcome is worth another
+	// attempt; resp is nil when err is not. It sees the attempt's request
+	// (a clone carrying any added Idempotency-Key) and must not read or close
+	// resp.Body. Attempts, the budget, MaxWait and the context still bound
+	// the retries it allows. Nil means [DefaultShouldRetry].
+	ShouldRetry func(req *http.Request, resp *http.Response, err error) bool
+
+	// Backoff returns the wait before a retry when the server supplied none.
+	// attempt counts retries from 0 (the wait before the second attempt);
+	// resp is the failed attempt's response, nil after a connection error,
+	// and Backoff must not read or close its body. It has the signature of
+	// go-retryablehttp's Backoff, so its LinearJitterBackoff fits too. Nil
+	// means [DefaultBackoff] drawing its jitter from Rand.
+	Backoff func(min, max time.Duration, attempt int, resp *http.Response) time.Duration
+
+	// Rand returns the jitter for the default Backoff, uniform in [0, 1).
+	// Nil means math/rand/v2's Float64. It must be safe for concurrent use.
+	// Tests set it to get deterministic waits. It is ignored when Backoff is
+	// set.
+	Rand func() float64
+
+	// Budget is the retry budget. Nil means a budget with
+	// [RetryBudget]'s defaults (500 tokens, 5 per retry, 10 per retry after
+	// a timeout) owned by this Retry. Set it to share one budget between
+	// several Retry values.
+	Budget *RetryBudget
+
+	// DisableBudget turns the retry budget off: only MaxAttempts bounds
+	// retries. False (the zero value) keeps it on.
+	DisableBudget bool
+
+	// OnRetry, when set, is called before each wait with the request of the
+	// attempt that failed, its number (1 for the first attempt), its
+	// response or error, and the wait before the next attempt. It must not
+	// read or close resp.Body (the layer drains and closes it). It is called
+	// from the goroutine running RoundTrip and should return quickly.
+	OnRetry func(req *http.Request, attempt int, resp *http.Response, err error, wait time.Duration)
+
+	// Logger receives a Debug event for each retry and a Warn event when
+	// the layer stops although the policy wanted another attempt. Events
+	// carry the method, host, path (never the query), status, attempt, wait
+	// and error, never headers or bodies. Nil means no logging.
+	Logger *slog.Logger
+}
+
 // Retry is an [http.RoundTripper] that retries what is safe to retry, waiting
 // as long as the server asks or, when it does not say, with capped exponential
 // backoff and full jitter.
@@ -130,84 +214,9 @@ type Retry struct {
 	// modified).
 	Base http.RoundTripper
 
-	// MaxAttempts is the number of attempts in total, the first included.
-	// Zero means 4 (one attempt and up to three retries); one or a negative
-	// value disables retries.
-	MaxAttempts int
-
-	// MinBackoff is the first backoff step, passed to Backoff as min. Zero
-	// means 250ms; so does a negative value.
-	MinBackoff time.Duration
-
-	// MaxBackoff caps the backoff, passed to Backoff as max. Zero means 10s;
-	// so does a negative value.
-	MaxBackoff time.Duration
-
-	// MaxWait is the longest server-supplied wait (Retry-After, retry_after,
-	// X-RateLimit-Reset) the layer sleeps; when the server asks for longer,
-	// the response is returned at once. Zero means 60s; a negative value
-	// means never sleep for the server, so every response that asks for a
-	// wait is returned at once.
-	MaxWait time.Duration
-
-	// MaxBufferedBody is the largest request body, in bytes, copied into
-	// memory so it can be sent again when Request.GetBody is nil. Zero means
-	// 1 MiB; a negative value means never copy (only bodies with GetBody are
-	// replayed).
-	MaxBufferedBody int64
-
-	// AddIdempotencyKey makes the layer add an Idempotency-Key header, a
-	// random UUID, to requests whose method is not idempotent (POST, PATCH
-	// and others outside the table above) and that carry none, so that they
-	// become retryable. The key is chosen once per RoundTrip and sent
-	// unchanged on every attempt; the caller's request is not modified. The
-	// server must honour the key for this to be safe. False (the zero value)
-	// adds nothing.
-	AddIdempotencyKey bool
-
-	// ShouldRetry decides whether an attempt's outcome is worth another
-	// attempt; resp is nil when err is not. It sees the attempt's request
-	// (a clone carrying any added Idempotency-Key) and must not read or close
-	// resp.Body. Attempts, the budget, MaxWait and the context still bound
-	// the retries it allows. Nil means [DefaultShouldRetry].
-	ShouldRetry func(req *http.Request, resp *http.Response, err error) bool
-
-	// Backoff returns the wait before a retry when the server supplied none.
-	// attempt counts retries from 0 (the wait before the second attempt);
-	// resp is the failed attempt's response, nil after a connection error,
-	// and Backoff must not read or close its body. It has the signature of
-	// go-retryablehttp's Backoff, so its LinearJitterBackoff fits too. Nil
-	// means [DefaultBackoff] drawing its jitter from Rand.
-	Backoff func(min, max time.Duration, attempt int, resp *http.Response) time.Duration
-
-	// Rand returns the jitter for the default Backoff, uniform in [0, 1).
-	// Nil means math/rand/v2's Float64. It must be safe for concurrent use.
-	// Tests set it to get deterministic waits. It is ignored when Backoff is
-	// set.
-	Rand func() float64
-
-	// Budget is the retry budget. Nil means a budget with
-	// [RetryBudget]'s defaults (500 tokens, 5 per retry, 10 per retry after
-	// a timeout) owned by this Retry. Set it to share one budget between
-	// several Retry values.
-	Budget *RetryBudget
-
-	// DisableBudget turns the retry budget off: only MaxAttempts bounds
-	// retries. False (the zero value) keeps it on.
-	DisableBudget bool
-
-	// OnRetry, when set, is called before each wait with the request of the
-	// attempt that failed, its number (1 for the first attempt), its
-	// response or error, and the wait before the next attempt. It must not
-	// read or close resp.Body (the layer drains and closes it). It is called
-	// from the goroutine running RoundTrip and should return quickly.
-	OnRetry func(req *http.Request, attempt int, resp *http.Response, err error, wait time.Duration)
-
-	// Logger receives a Debug event for each retry and a Warn event when
-	// the layer stops although the policy wanted another attempt. Events
-	// carry the method, host, path (never the query), status, attempt, wait
-	// and error, never headers or bodies. Nil means no logging.
-	Logger *slog.Logger
+	// RetryOptions holds the layer's settings; they must not change after
+	// the first request.
+	RetryOptions
 
 	baseOnce    sync.Once
 	defaultBase http.RoundTripper

@@ -133,9 +133,9 @@ func TestRetryWaitsForBodyRetryAfter(t *testing.T) {
 			io.WriteString(w, "ok")
 		})
 		var waits []time.Duration
-		rt := &Retry{Base: base, OnRetry: func(_ *http.Request, _ int, _ *http.Response, _ error, wait time.Duration) {
+		rt := &Retry{Base: base, RetryOptions: RetryOptions{OnRetry: func(_ *http.Request, _ int, _ *http.Response, _ error, wait time.Duration) {
 			waits = append(waits, wait)
-		}}
+		}}}
 		// A POST without an idempotency key: a 429 is retried anyway.
 		req, _ := http.NewRequest(http.MethodPost, "https://api.example.test/v1/files", strings.NewReader("{}"))
 		start := time.Now()
@@ -198,7 +198,7 @@ func TestRetryWaitSources(t *testing.T) {
 						io.WriteString(w, tt.body)
 					}
 				})
-				rt := &Retry{Base: base, Rand: func() float64 { return 0.5 }}
+				rt := &Retry{Base: base, RetryOptions: RetryOptions{Rand: func() float64 { return 0.5 }}}
 				start := time.Now()
 				resp, err := rt.RoundTrip(retryGet(t, context.Background(), "https://api.example.test/v1/x"))
 				if err != nil {
@@ -241,9 +241,9 @@ func TestRetryWaitPastMaxWaitReturnsResponse(t *testing.T) {
 			}))
 			defer srv.Close()
 			var hooked atomic.Int32
-			rt := &Retry{Base: srv.Client().Transport, OnRetry: func(*http.Request, int, *http.Response, error, time.Duration) {
+			rt := &Retry{Base: srv.Client().Transport, RetryOptions: RetryOptions{OnRetry: func(*http.Request, int, *http.Response, error, time.Duration) {
 				hooked.Add(1)
-			}}
+			}}}
 			resp, err := rt.RoundTrip(retryGet(t, context.Background(), srv.URL+"/v1/files"))
 			if err != nil {
 				t.Fatalf("RoundTrip error %v; want the 429 response", err)
@@ -286,7 +286,7 @@ func TestRetryNegativeMaxWait(t *testing.T) {
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusServiceUnavailable)
 		})
-		resp, err := (&Retry{Base: base, MaxWait: -1}).RoundTrip(retryGet(t, context.Background(), "https://a.test/"))
+		resp, err := (&Retry{Base: base, RetryOptions: RetryOptions{MaxWait: -1}}).RoundTrip(retryGet(t, context.Background(), "https://a.test/"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,7 +347,7 @@ func TestRetryPOSTIdempotencyKey(t *testing.T) {
 			if tt.key != "" {
 				req.Header.Set("Idempotency-Key", tt.key)
 			}
-			rt := &Retry{Base: srv.Client().Transport, Rand: retryZero, AddIdempotencyKey: tt.add}
+			rt := &Retry{Base: srv.Client().Transport, RetryOptions: RetryOptions{Rand: retryZero, AddIdempotencyKey: tt.add}}
 			resp, err := rt.RoundTrip(req)
 			if err != nil {
 				t.Fatal(err)
@@ -383,7 +383,7 @@ func TestRetryAddedKeyIsPerRequest(t *testing.T) {
 		seen = append(seen, r.Header.Get("Idempotency-Key"))
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
 	})
-	rt := &Retry{Base: base, AddIdempotencyKey: true}
+	rt := &Retry{Base: base, RetryOptions: RetryOptions{AddIdempotencyKey: true}}
 	for range 2 {
 		req, _ := http.NewRequest(http.MethodPost, "https://a.test/", nil)
 		if _, err := rt.RoundTrip(req); err != nil {
@@ -410,7 +410,7 @@ func TestRetryCancelDuringWait(t *testing.T) {
 		time.AfterFunc(10*time.Millisecond, cancel)
 		budget := &RetryBudget{}
 		start := time.Now()
-		resp, err := (&Retry{Base: base, Budget: budget}).RoundTrip(retryGet(t, ctx, "https://a.test/v1/x"))
+		resp, err := (&Retry{Base: base, RetryOptions: RetryOptions{Budget: budget}}).RoundTrip(retryGet(t, ctx, "https://a.test/v1/x"))
 		elapsed := time.Since(start)
 		if resp != nil {
 			t.Errorf("got a response with the error")
@@ -440,9 +440,9 @@ func TestRetryCancelDuringWaitOverTheWire(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rt := &Retry{Base: srv.Client().Transport, OnRetry: func(*http.Request, int, *http.Response, error, time.Duration) {
+	rt := &Retry{Base: srv.Client().Transport, RetryOptions: RetryOptions{OnRetry: func(*http.Request, int, *http.Response, error, time.Duration) {
 		time.AfterFunc(20*time.Millisecond, cancel)
-	}}
+	}}}
 	req := retryGet(t, ctx, srv.URL)
 	done := make(chan error, 1)
 	go func() {
@@ -516,7 +516,7 @@ func TestRetryBodyReplay(t *testing.T) {
 			defer srv.Close()
 			req := tt.req(srv.URL + "/v1/upload")
 			req.Header.Set("Idempotency-Key", "upload-1")
-			rt := &Retry{Base: srv.Client().Transport, Rand: retryZero, MaxBufferedBody: tt.maxBuf}
+			rt := &Retry{Base: srv.Client().Transport, RetryOptions: RetryOptions{Rand: retryZero, MaxBufferedBody: tt.maxBuf}}
 			resp, err := rt.RoundTrip(req)
 			if err != nil {
 				t.Fatal(err)
@@ -545,7 +545,7 @@ func TestRetryGetBodyFails(t *testing.T) {
 	})
 	req, _ := http.NewRequest(http.MethodPut, "https://a.test/x", strings.NewReader("data"))
 	req.GetBody = func() (io.ReadCloser, error) { return nil, errors.New("gone") }
-	resp, err := (&Retry{Base: base, Rand: retryZero}).RoundTrip(req)
+	resp, err := (&Retry{Base: base, RetryOptions: RetryOptions{Rand: retryZero}}).RoundTrip(req)
 	if err != nil || resp.StatusCode != 503 || retryReadBody(t, resp) != "down" || calls != 1 {
 		t.Errorf("got %v, %v after %d calls; want the 503 with its body after 1", resp, err, calls)
 	}
@@ -574,7 +574,7 @@ func TestRetryLeavesCallerRequestUnchanged(t *testing.T) {
 	wantHeader := req.Header.Clone()
 	wantBody, wantGetBody, wantLen := req.Body, req.GetBody, req.ContentLength
 
-	rt := &Retry{Base: srv.Client().Transport, Rand: retryZero, AddIdempotencyKey: true}
+	rt := &Retry{Base: srv.Client().Transport, RetryOptions: RetryOptions{Rand: retryZero, AddIdempotencyKey: true}}
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
@@ -609,7 +609,7 @@ func TestRetryBudgetBoundsLoad(t *testing.T) {
 				w.WriteHeader(http.StatusServiceUnavailable)
 			}))
 			defer srv.Close()
-			rt := &Retry{Base: srv.Client().Transport, Rand: retryZero, DisableBudget: disable}
+			rt := &Retry{Base: srv.Client().Transport, RetryOptions: RetryOptions{Rand: retryZero, DisableBudget: disable}}
 			const requests = 200
 			for range requests {
 				resp, err := rt.RoundTrip(retryGet(t, context.Background(), srv.URL))
@@ -643,8 +643,8 @@ func TestRetryBudgetRefunds(t *testing.T) {
 		return &http.Response{StatusCode: status, Body: http.NoBody, Request: r}, nil
 	})
 	budget := &RetryBudget{Capacity: 10}
-	a := &Retry{Base: base, Rand: retryZero, Budget: budget}
-	b := &Retry{Base: base, Rand: retryZero, Budget: budget}
+	a := &Retry{Base: base, RetryOptions: RetryOptions{Rand: retryZero, Budget: budget}}
+	b := &Retry{Base: base, RetryOptions: RetryOptions{Rand: retryZero, Budget: budget}}
 	get := func(rt *Retry) {
 		resp, err := rt.RoundTrip(retryGet(t, context.Background(), "https://a.test/"))
 		if err != nil {
@@ -728,7 +728,7 @@ func TestRetryPolicyTable(t *testing.T) {
 				return httpmock.NewStringResponse(tt.status, `{"error":{"code":"X"}}`), nil
 			})
 	}
-	rt := &Retry{Base: mock, Rand: retryZero, MaxAttempts: 2, DisableBudget: true}
+	rt := &Retry{Base: mock, RetryOptions: RetryOptions{Rand: retryZero, MaxAttempts: 2, DisableBudget: true}}
 	for _, tt := range tests {
 		calls.Store(0)
 		req, _ := http.NewRequest(tt.method, fmt.Sprintf("https://api.example.test/status/%d", tt.status), nil)
@@ -756,7 +756,7 @@ func TestRetryNilIdempotencyKey(t *testing.T) {
 	})
 	req, _ := http.NewRequest(http.MethodPost, "https://a.test/", nil)
 	req.Header["Idempotency-Key"] = nil
-	resp, err := (&Retry{Base: base, Rand: retryZero, AddIdempotencyKey: true}).RoundTrip(req)
+	resp, err := (&Retry{Base: base, RetryOptions: RetryOptions{Rand: retryZero, AddIdempotencyKey: true}}).RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -796,7 +796,7 @@ func TestRetryConnectionErrors(t *testing.T) {
 			if tt.key {
 				req.Header.Set("Idempotency-Key", "k")
 			}
-			resp, err := (&Retry{Base: base, Rand: retryZero}).RoundTrip(req)
+			resp, err := (&Retry{Base: base, RetryOptions: RetryOptions{Rand: retryZero}}).RoundTrip(req)
 			if resp != nil || !errors.Is(err, tt.err) || calls != tt.tries {
 				t.Fatalf("got %v, %v after %d calls; want an error wrapping %v after %d", resp, err, calls, tt.err, tt.tries)
 			}
@@ -823,7 +823,7 @@ func TestRetryExhaustedReturnsLastResponse(t *testing.T) {
 		w.WriteHeader(http.StatusBadGateway)
 		fmt.Fprintf(w, `{"error":{"code":"UPSTREAM","message":"attempt %d"}}`, calls.Add(1))
 	})
-	resp, err := (&Retry{Base: base, Rand: retryZero}).RoundTrip(retryGet(t, context.Background(), "https://a.test/"))
+	resp, err := (&Retry{Base: base, RetryOptions: RetryOptions{Rand: retryZero}}).RoundTrip(retryGet(t, context.Background(), "https://a.test/"))
 	if err != nil {
 		t.Fatalf("err = %v; want the last response and no error", err)
 	}
@@ -852,7 +852,7 @@ func TestRetryReusesConnection(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	resp, err := (&Retry{Base: srv.Client().Transport, Rand: retryZero}).RoundTrip(retryGet(t, context.Background(), srv.URL))
+	resp, err := (&Retry{Base: srv.Client().Transport, RetryOptions: RetryOptions{Rand: retryZero}}).RoundTrip(retryGet(t, context.Background(), srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -875,13 +875,9 @@ func TestRetryOnRetryAndBackoff(t *testing.T) {
 			wait    time.Duration
 		}
 		var calls []call
-		rt := &Retry{
-			Base: base, Rand: func() float64 { return 0.5 }, MaxAttempts: 6,
-			MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
-			OnRetry: func(_ *http.Request, attempt int, resp *http.Response, err error, wait time.Duration) {
-				calls = append(calls, call{attempt, resp.StatusCode, wait})
-			},
-		}
+		rt := &Retry{Base: base, RetryOptions: RetryOptions{Rand: func() float64 { return 0.5 }, MaxAttempts: 6, MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, OnRetry: func(_ *http.Request, attempt int, resp *http.Response, err error, wait time.Duration) {
+			calls = append(calls, call{attempt, resp.StatusCode, wait})
+		}}}
 		start := time.Now()
 		resp, err := rt.RoundTrip(retryGet(t, context.Background(), "https://a.test/"))
 		if err != nil {
@@ -904,10 +900,10 @@ func TestRetryCustomBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		base, _ := retryServe(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
 		var got []string
-		rt := &Retry{Base: base, MaxAttempts: 3, Backoff: func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+		rt := &Retry{Base: base, RetryOptions: RetryOptions{MaxAttempts: 3, Backoff: func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 			got = append(got, fmt.Sprintf("%v %v %d %d", min, max, attempt, resp.StatusCode))
 			return time.Duration(attempt+1) * time.Second
-		}}
+		}}}
 		start := time.Now()
 		resp, _ := rt.RoundTrip(retryGet(t, context.Background(), "https://a.test/"))
 		resp.Body.Close()
@@ -949,7 +945,7 @@ func TestRetryLoggerRedacts(t *testing.T) {
 		logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		req := retryGet(t, context.Background(), "https://api.example.test/v1/files?api_key=sk_live_s3cret")
 		req.Header.Set("Authorization", "Bearer sk_live_s3cret")
-		resp, err := (&Retry{Base: base, Logger: logger}).RoundTrip(req)
+		resp, err := (&Retry{Base: base, RetryOptions: RetryOptions{Logger: logger}}).RoundTrip(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -978,7 +974,7 @@ func TestRetryLoggerGiveUp(t *testing.T) {
 	})
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
-	resp, _ := (&Retry{Base: base, Logger: logger}).RoundTrip(retryGet(t, context.Background(), "https://a.test/x?q=1"))
+	resp, _ := (&Retry{Base: base, RetryOptions: RetryOptions{Logger: logger}}).RoundTrip(retryGet(t, context.Background(), "https://a.test/x?q=1"))
 	resp.Body.Close()
 	if s := buf.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, "more than MaxWait") || strings.Contains(s, "q=1") {
 		t.Errorf("log %q; want one Warn event naming MaxWait without the query", s)
@@ -1047,16 +1043,16 @@ func TestRetryDocumentedDefaults(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"Retry.MaxAttempts":         fmt.Sprintf("Zero means %d ", DefaultRetryMaxAttempts),
-		"Retry.MinBackoff":          fmt.Sprintf("Zero means %v;", time.Duration(DefaultRetryMinBackoff)),
-		"Retry.MaxBackoff":          fmt.Sprintf("Zero means %v;", time.Duration(DefaultRetryMaxBackoff)),
-		"Retry.MaxWait":             fmt.Sprintf("Zero means %ds;", DefaultRetryMaxWait/time.Second),
-		"Retry.MaxBufferedBody":     fmt.Sprintf("Zero means\n%d MiB;", DefaultRetryMaxBufferedBody>>20),
-		"Retry.Budget":              fmt.Sprintf("(%d tokens, %d per retry, %d per retry after\na timeout)", DefaultBudgetCapacity, DefaultBudgetRetryCost, DefaultBudgetTimeoutCost),
-		"RetryBudget.Capacity":      fmt.Sprintf("Zero means %d.", DefaultBudgetCapacity),
-		"RetryBudget.RetryCost":     fmt.Sprintf("Zero means %d.", DefaultBudgetRetryCost),
-		"RetryBudget.TimeoutCost":   fmt.Sprintf("Zero means %d.", DefaultBudgetTimeoutCost),
-		"RetryBudget.SuccessRefund": fmt.Sprintf("Zero means %d.", DefaultBudgetRefund),
+		"RetryOptions.MaxAttempts":     fmt.Sprintf("Zero means %d ", DefaultRetryMaxAttempts),
+		"RetryOptions.MinBackoff":      fmt.Sprintf("Zero means %v;", time.Duration(DefaultRetryMinBackoff)),
+		"RetryOptions.MaxBackoff":      fmt.Sprintf("Zero means %v;", time.Duration(DefaultRetryMaxBackoff)),
+		"RetryOptions.MaxWait":         fmt.Sprintf("Zero means %ds;", DefaultRetryMaxWait/time.Second),
+		"RetryOptions.MaxBufferedBody": fmt.Sprintf("Zero means\n%d MiB;", DefaultRetryMaxBufferedBody>>20),
+		"RetryOptions.Budget":          fmt.Sprintf("(%d tokens, %d per retry, %d per retry after\na timeout)", DefaultBudgetCapacity, DefaultBudgetRetryCost, DefaultBudgetTimeoutCost),
+		"RetryBudget.Capacity":         fmt.Sprintf("Zero means %d.", DefaultBudgetCapacity),
+		"RetryBudget.RetryCost":        fmt.Sprintf("Zero means %d.", DefaultBudgetRetryCost),
+		"RetryBudget.TimeoutCost":      fmt.Sprintf("Zero means %d.", DefaultBudgetTimeoutCost),
+		"RetryBudget.SuccessRefund":    fmt.Sprintf("Zero means %d.", DefaultBudgetRefund),
 	}
 	flat := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 	for field, text := range want {

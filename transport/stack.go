@@ -2,46 +2,63 @@ package transport
 
 import "net/http"
 
-// Layers are the layers [New] stacks. Nil layers get their zero value, which
-// is ready to use.
-type Layers struct {
-	// Retry is the outermost layer: it retries what is safe to retry.
-	Retry *Retry
-	// Pace keeps requests inside the server's advertised rate limit.
-	Pace *Pace
-	// Auth attaches the credential to requests for the right origins.
-	Auth *Auth
-	// Base sends the requests. Nil means [NewBase]: a clone of
-	// http.DefaultTransport that keeps more idle connections per host.
-	Base http.RoundTripper
+// Options configures the whole stack [New] builds: one plain value per
+// layer. The zero value is ready to use (no credential, every default), and
+// one Options value may configure any number of stacks at once: New never
+// writes into it and shares no state between the stacks it builds.
+type Options struct {
+	// Retry configures the outermost layer, which retries what is safe to
+	// retry.
+	Retry RetryOptions
+	// Pace configures the rate-limit layer, which keeps requests inside the
+	// server's advertised limit.
+	Pace PaceOptions
+	// Auth configures the innermost layer, which attaches the credential to
+	// requests for the right origins.
+	Auth AuthOptions
 }
 
-// New stacks the layers in the one order that works, and returns the
-// outermost:
+// Stack is the apiauth layer stack, an [http.RoundTripper] built by [New].
+// It is safe for concurrent use.
+type Stack struct {
+	retry *Retry
+	pace  *Pace
+	auth  *Auth
+}
+
+// New builds a fresh stack over base in the one order that works:
 //
-//	Retry → Pace → Auth → Base
+//	Retry → Pace → Auth → base
 //
 // Retry is outermost so that each attempt is paced and carries a freshly
 // applied credential; Pace sits above Auth so that a request it refuses or
 // holds never costs a token fetch; Auth is innermost so that every hop of a
-// redirect, and every retry, is checked against its origin. New takes
-// ownership of the layers: it sets their Base fields, and they must not be
-// used in another stack.
-func New(l Layers) http.RoundTripper {
-	if l.Retry == nil {
-		l.Retry = &Retry{}
+// redirect, and every retry, is checked against its origin. A nil base means
+// [NewBase]. Every call builds new layers, so no layer ever serves two
+// stacks. New returns the Auth configuration's error, if any (see
+// [Auth.Validate]).
+func New(base http.RoundTripper, o Options) (*Stack, error) {
+	if base == nil {
+		base = NewBase()
 	}
-	if l.Pace == nil {
-		l.Pace = &Pace{}
+	auth := &Auth{Base: base, AuthOptions: o.Auth}
+	if err := auth.Validate(); err != nil {
+		return nil, err
 	}
-	if l.Auth == nil {
-		l.Auth = &Auth{}
-	}
-	if l.Base == nil {
-		l.Base = NewBase()
-	}
-	l.Auth.Base = l.Base
-	l.Pace.Base = l.Auth
-	l.Retry.Base = l.Pace
-	return l.Retry
+	pace := &Pace{Base: auth, PaceOptions: o.Pace}
+	return &Stack{retry: &Retry{Base: pace, RetryOptions: o.Retry}, pace: pace, auth: auth}, nil
 }
+
+// RoundTrip sends req through the stack (see [Retry.RoundTrip]).
+func (s *Stack) RoundTrip(req *http.Request) (*http.Response, error) {
+	return s.retry.RoundTrip(req)
+}
+
+// CheckRedirect is the redirect policy to pair with the stack in an
+// [http.Client] (see [Auth.CheckRedirect]).
+func (s *Stack) CheckRedirect(req *http.Request, via []*http.Request) error {
+	return s.auth.CheckRedirect(req, via)
+}
+
+// CloseIdleConnections closes the idle connections of the base transport.
+func (s *Stack) CloseIdleConnections() { s.retry.CloseIdleConnections() }
