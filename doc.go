@@ -35,6 +35,10 @@
 // override, one retry after a 401 with a fresh token), then the base
 // transport ([transport.NewBase] unless given: http.DefaultTransport's
 // settings with a pool sized for many goroutines calling one host).
+// [ClientOptions] is a plain value: its Retry and Pace fields are
+// [transport.RetryOptions] and [transport.PaceOptions], from which every
+// client builds layers of its own, so one options value may serve many
+// clients (one per tenant) without their credentials ever meeting.
 // [Client.HTTPClient] and [NewHTTPClient] hand the same stack to other
 // libraries as a plain *http.Client; [CheckResponse] turns its answers into
 // typed errors. [ClientOptions.OnResponse] shows every answer's status,
@@ -63,7 +67,7 @@
 // Replicas behind one credential share their token and their rate budget
 // through Redis with package redisstore: a [TokenCache] given a
 // redisstore.TokenStore (a [TokenStore] and [TokenLocker]) makes one login
-// and one refresh per expiry for the whole fleet, and a transport.Pace given
+// and one refresh per expiry for the whole fleet, and transport.PaceOptions given
 // a redisstore.Budget (a transport.SharedBudget) keeps the fleet inside one
 // limit. When Redis is slow or down, each process falls back to its own
 // cache and pacing, logs it once, and no request fails because of it.
