@@ -36,24 +36,24 @@ func TestREADMEDefaults(t *testing.T) {
 		return strconv.FormatInt(n>>10, 10) + " KiB"
 	}
 	want := map[string]string{
-		"`CacheOptions.RefreshAhead`":                DefaultRefreshAhead.String(),
-		"`CacheOptions.ExpiryMargin`":                DefaultExpiryMargin.String(),
-		"`CacheOptions.DefaultLifetime`":             DefaultLifetime.String(),
-		"`CacheOptions.RefreshTimeout`":              DefaultRefreshTimeout.String(),
-		"`CacheOptions.MinBackoff`, `MaxBackoff`":    DefaultMinBackoff.String() + " to " + DefaultMaxBackoff.String(),
+		"`CacheOptions.RefreshAhead`":                       DefaultRefreshAhead.String(),
+		"`CacheOptions.ExpiryMargin`":                       DefaultExpiryMargin.String(),
+		"`CacheOptions.DefaultLifetime`":                    DefaultLifetime.String(),
+		"`CacheOptions.RefreshTimeout`":                     DefaultRefreshTimeout.String(),
+		"`CacheOptions.MinBackoff`, `MaxBackoff`":           DefaultMinBackoff.String() + " to " + DefaultMaxBackoff.String(),
 		"`transport.RetryOptions.MaxAttempts`":              strconv.Itoa(transport.DefaultRetryMaxAttempts),
 		"`transport.RetryOptions.MinBackoff`, `MaxBackoff`": transport.DefaultRetryMinBackoff.String() + " to " + transport.DefaultRetryMaxBackoff.String(),
 		"`transport.RetryOptions.MaxWait`":                  transport.DefaultRetryMaxWait.String(),
 		"`transport.RetryOptions.MaxBufferedBody`":          mib(transport.DefaultRetryMaxBufferedBody),
 		"`transport.RetryBudget`": fmt.Sprintf("%d, %d, %d", transport.DefaultBudgetCapacity, transport.DefaultBudgetRetryCost,
 			transport.DefaultBudgetTimeoutCost),
-		"`transport.PaceOptions.MaxWait`":        transport.DefaultPaceMaxWait.String(),
-		"`transport.PaceOptions.Utilization`":    strconv.FormatFloat(transport.DefaultPaceUtilization, 'g', -1, 64),
-		"`transport.PaceOptions.MaxKeys`":        strconv.Itoa(transport.DefaultPaceMaxKeys),
-		"`ClientOptions.MaxErrorBody`":    mib(DefaultMaxErrorBody),
-		"`ClientOptions.MaxResponseBody`": mib(DefaultMaxResponseBody),
-		"`SourceOptions.MaxResponseSize`": mib(DefaultMaxTokenResponse),
-		"`transport.NewBase`":             strconv.Itoa(transport.NewBase().MaxIdleConnsPerHost),
+		"`transport.PaceOptions.MaxWait`":     transport.DefaultPaceMaxWait.String(),
+		"`transport.PaceOptions.Utilization`": strconv.FormatFloat(transport.DefaultPaceUtilization, 'g', -1, 64),
+		"`transport.PaceOptions.MaxKeys`":     strconv.Itoa(transport.DefaultPaceMaxKeys),
+		"`ClientOptions.MaxErrorBody`":        mib(DefaultMaxErrorBody),
+		"`ClientOptions.MaxResponseBody`":     mib(DefaultMaxResponseBody),
+		"`SourceOptions.MaxResponseSize`":     mib(DefaultMaxTokenResponse),
+		"`transport.NewBase`":                 strconv.Itoa(transport.NewBase().MaxIdleConnsPerHost),
 	}
 	for where, w := range want {
 		got, ok := rows[where]
