@@ -367,6 +367,18 @@ func (c *Client) Post(ctx context.Context, path string, in, out any) (*Response,
 	return c.call(ctx, http.MethodPost, path, in, out)
 }
 
+// Put sends PUT path with in encoded as JSON and decodes the answer into
+// out.
+func (c *Client) Put(ctx context.Context, path string, in, out any) (*Response, error) {
+	return c.call(ctx, http.MethodPut, path, in, out)
+}
+
+// Patch sends PATCH path with in encoded as JSON and decodes the answer into
+// out.
+func (c *Client) Patch(ctx context.Context, path string, in, out any) (*Response, error) {
+	return c.call(ctx, http.MethodPatch, path, in, out)
+}
+
 // Delete sends DELETE path and decodes any JSON answer into out.
 func (c *Client) Delete(ctx context.Context, path string, out any) (*Response, error) {
 	return c.call(ctx, http.MethodDelete, path, nil, out)

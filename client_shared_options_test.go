@@ -3,6 +3,7 @@ package apiauth
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -73,5 +74,34 @@ func TestSharedOptionsNeverCrossCredentials(t *testing.T) {
 	}
 	if len(wrong) > 0 {
 		t.Errorf("%d requests carried another client's credential, e.g. %s", len(wrong), wrong[0])
+	}
+}
+
+func TestClientPutAndPatchSendJSON(t *testing.T) {
+	type seen struct{ method, ctype, body string }
+	var got []seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := new(strings.Builder)
+		_, _ = io.Copy(b, r.Body)
+		got = append(got, seen{r.Method, r.Header.Get("Content-Type"), b.String()})
+		fmt.Fprintf(w, `{"method":%q}`, r.Method)
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []func(context.Context, string, any, any) (*Response, error){c.Put, c.Patch} {
+		var out struct{ Method string }
+		if _, err := call(context.Background(), "/things/1", map[string]int{"n": 1}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Method == "" {
+			t.Errorf("answer not decoded: %+v", out)
+		}
+	}
+	want := []seen{{"PUT", "application/json", `{"n":1}`}, {"PATCH", "application/json", `{"n":1}`}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("server saw %v, want %v", got, want)
 	}
 }
