@@ -303,7 +303,7 @@ func (c *TokenCache) entry(ctx context.Context) (*entry, error) {
 		}
 		if now.Before(e.invalidAt) {
 			if !c.busy.Load() {
-				c.refreshAhead(now)
+				c.refreshAhead(e, now)
 			}
 			return e, nil
 		}
@@ -311,12 +311,15 @@ func (c *TokenCache) entry(ctx context.Context) (*entry, error) {
 	return c.wait(ctx)
 }
 
-// refreshAhead starts a background refresh unless one is running, the
-// cache is closed, or a failure's backoff has not elapsed.
-func (c *TokenCache) refreshAhead(now time.Time) {
+// refreshAhead starts a background refresh of the stale entry e unless one
+// is running, the cache is closed, a failure's backoff has not elapsed, or
+// e is no longer current: a refresh that completed since the caller saw e
+// has already replaced it, and renewing its successor would spend a fresh
+// token (and, with a single-use refresh token, the fleet's live one).
+func (c *TokenCache) refreshAhead(e *entry, now time.Time) {
 	c.mu.Lock()
-	if c.fl == nil && !c.closed && !now.Before(c.next) {
-		c.startLocked(c.cur.Load())
+	if c.fl == nil && !c.closed && !now.Before(c.next) && c.cur.Load() == e {
+		c.startLocked(e)
 	}
 	c.mu.Unlock()
 }

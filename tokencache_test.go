@@ -477,3 +477,32 @@ func TestCacheCancelledCallerStartsNoRefresh(t *testing.T) {
 		}
 	})
 }
+
+// A caller that saw the token stale, and reaches refreshAhead only after
+// another caller's refresh has replaced it, must not renew the fresh
+// successor: that was an extra refresh per expiry, and with a shared store
+// it spent the fleet's live single-use refresh token (the cause of a flaky
+// TestCachesSharingAStoreRefreshOnce: 7 refreshes where 5 or 6 were due).
+func TestCacheRefreshAheadOfAReplacedEntryIsANoOp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &countingSource{life: time.Hour}
+		c := NewTokenCache(src, nil)
+		defer c.Close()
+		if _, err := c.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		seen := c.cur.Load()
+		time.Sleep(56 * time.Minute) // stale: the next Token refreshes ahead
+		_, _ = c.Token(context.Background())
+		synctest.Wait()
+		if src.count() != 2 || c.cur.Load() == seen {
+			t.Fatalf("refresh ahead: calls = %d, replaced = %v", src.count(), c.cur.Load() != seen)
+		}
+		// The late caller, still holding the entry it saw stale:
+		c.refreshAhead(seen, time.Now())
+		synctest.Wait()
+		if src.count() != 2 {
+			t.Fatalf("a late refresh-ahead renewed the fresh token: calls = %d, want 2", src.count())
+		}
+	})
+}
