@@ -16,8 +16,8 @@ import (
 
 // Defaults of the [Pace] fields, used when a field is zero.
 const (
-	// DefaultPaceMaxWait is the longest single pause Pace takes before it
-	// gives up with a [*RateLimitError].
+	// DefaultPaceMaxWait is the longest a request waits in Pace, in all,
+	// before it gives up with a [*RateLimitError].
 	DefaultPaceMaxWait = 60 * time.Second
 	// DefaultPaceMaxKeys is how many host + credential states Pace keeps.
 	DefaultPaceMaxKeys = 4096
@@ -51,9 +51,10 @@ type SharedBudget interface {
 // value means every default documented on its fields, and one value may
 // configure any number of layers (see [New]).
 type PaceOptions struct {
-	// MaxWait is the longest single pause Pace takes, whether for a reset
-	// or for pacing; a longer one fails the request with a
-	// [*RateLimitError]. Zero means [DefaultPaceMaxWait] (60 s); a negative
+	// MaxWait is the longest a request waits in Pace in all, whether for a
+	// reset or for pacing, however many pauses it takes; a request that
+	// would wait longer fails with a [*RateLimitError] as soon as that is
+	// known. Zero means [DefaultPaceMaxWait] (60 s); a negative
 	// value means no limit other than the request's context.
 	MaxWait time.Duration
 
@@ -286,6 +287,7 @@ func (p *Pace) entryLocked(key paceKey) *paceEntry {
 // admit waits until e's state lets one more request go, and books it.
 // Requests for one key are admitted one at a time, in arrival order.
 func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (paceTicket, error) {
+	began := time.Now() // MaxWait bounds the whole wait, not each pause
 	select {
 	case e.turn <- struct{}{}:
 	case <-ctx.Done():
@@ -306,7 +308,7 @@ func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (pace
 			booked = true
 			if rate, window := e.sharedRate(now, p.cfg.util); window > 0 {
 				p.mu.Unlock()
-				if err := p.waitShared(ctx, e, rate, window); err != nil {
+				if err := p.waitShared(ctx, e, rate, window, began); err != nil {
 					return paceTicket{}, err
 				}
 				continue
@@ -320,6 +322,11 @@ func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (pace
 		changed := e.waitChan()
 		p.mu.Unlock()
 
+		if refused == nil && p.cfg.maxWait >= 0 && now.Add(d).Sub(began) > p.cfg.maxWait {
+			// Answers from requests in flight may move the reset out while
+			// this one waits: the pauses must not add up past MaxWait.
+			refused = &RateLimitError{Reset: now.Add(d), RetryAfter: d, MaxWait: p.cfg.maxWait}
+		}
 		if refused == nil {
 			// Like rate.Limiter.Wait: a pause that would outlast the
 			// caller's deadline fails now, typed, instead of sleeping
@@ -354,7 +361,7 @@ func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (pace
 
 // waitShared books a slot in the shared budget and waits for it. A failing
 // budget is logged once and skipped; a wait past MaxWait is refused.
-func (p *Pace) waitShared(ctx context.Context, e *paceEntry, rate float64, window time.Duration) error {
+func (p *Pace) waitShared(ctx context.Context, e *paceEntry, rate float64, window time.Duration, began time.Time) error {
 	d, err := p.Shared.Reserve(ctx, e.host+" "+e.key.id, rate, window)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -371,7 +378,7 @@ func (p *Pace) waitShared(ctx context.Context, e *paceEntry, rate float64, windo
 	if d <= 0 {
 		return nil
 	}
-	if p.cfg.maxWait >= 0 && d > p.cfg.maxWait {
+	if p.cfg.maxWait >= 0 && time.Now().Add(d).Sub(began) > p.cfg.maxWait {
 		return &RateLimitError{Reset: time.Now().Add(d), RetryAfter: d, MaxWait: p.cfg.maxWait}
 	}
 	if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
