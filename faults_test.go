@@ -425,7 +425,17 @@ func (rt fltInProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// fltCases is the whole matrix: the rows below, then the hostile-server
+// rows (issue 13), each family of them in a file of its own.
 func fltCases() []fltCase {
+	var all []fltCase
+	for _, rows := range [][]fltCase{fltBaseCases(), fltHeaderCases(), fltTokenCases(), fltFleetBodyCases(), fltSecretLimitCases()} {
+		all = append(all, rows...)
+	}
+	return all
+}
+
+func fltBaseCases() []fltCase {
 	artos := func(s *fltServer) string { return s.URL + "/artos" }
 	audimodal := func(s *fltServer) string { return s.URL + "/audimodal" }
 	voltasis := func(s *fltServer) string { return s.URL + "/voltasis" }
