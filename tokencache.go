@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/apiauth/apiauth/internal/errkind"
 	"github.com/apiauth/apiauth/transport"
 )
@@ -139,9 +141,11 @@ func (s *MemoryStore) StoreToken(_ context.Context, key string, tok *Token) erro
 	return nil
 }
 
-// ErrTokenUnchanged is the cause reported when a refresh returned the token
+// ErrTokenUnchanged is the cause recorded when a refresh returned the token
 // the cache already had, with the same expiry, as oauth2's ReuseTokenSource
 // does until shortly before expiry. The cache tries again after a backoff.
+// While the token is still valid this is a normal answer, logged at debug
+// and not passed to OnRefreshError; once it is not, the refresh has failed.
 var ErrTokenUnchanged = errors.New("apiauth: token source returned the same token")
 
 // RefreshError reports that no valid token could be obtained: the last
@@ -182,6 +186,8 @@ type entry struct {
 	// needs no clock read: on virtual machines a read of the wall and
 	// monotonic clocks (time.Now) costs more than the rest of the hot path.
 	fresh atomic.Bool
+	// oauth2 is tok as an *oauth2.Token, built at the first OAuth2 call.
+	oauth2 atomic.Pointer[oauth2.Token]
 }
 
 // flight is one refresh in progress; done closes when tok/err are set.
@@ -447,6 +453,14 @@ func (c *TokenCache) failLocked(f *flight, prev *entry, cause error, now time.Ti
 		f.tok = prev.tok
 	} else {
 		f.err = &RefreshError{Err: cause, Failures: c.failures, Next: c.next}
+	}
+	if cause == ErrTokenUnchanged && f.tok != nil {
+		// A source that caches on its own (clientcredentials wraps
+		// oauth2.ReuseTokenSource) answers with the token it has until
+		// near its expiry: a normal answer, not a failure to report.
+		c.log(slog.LevelDebug, "token source returned the same token; it renews near its own expiry",
+			slog.Time("next", c.next))
+		return
 	}
 	if c.opts.OnRefreshError != nil {
 		c.opts.OnRefreshError(cause, c.next)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -503,6 +504,62 @@ func TestCacheRefreshAheadOfAReplacedEntryIsANoOp(t *testing.T) {
 		synctest.Wait()
 		if src.count() != 2 {
 			t.Fatalf("a late refresh-ahead renewed the fresh token: calls = %d, want 2", src.count())
+		}
+	})
+}
+
+// levelCounter counts slog records by level.
+type levelCounter struct {
+	mu     sync.Mutex
+	counts map[slog.Level]int
+	msgs   []string
+}
+
+func (h *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h *levelCounter) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.counts == nil {
+		h.counts = map[slog.Level]int{}
+	}
+	h.counts[r.Level]++
+	h.msgs = append(h.msgs, r.Level.String()+" "+r.Message)
+	return nil
+}
+func (h *levelCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *levelCounter) WithGroup(string) slog.Handler      { return h }
+
+// FromOAuth2 over a source that caches on its own (as clientcredentials
+// does, with oauth2.ReuseTokenSource) hands back the same token at every
+// refresh-ahead until near its expiry: a normal answer, logged at debug and
+// not reported to OnRefreshError, not a WARN at every poll.
+func TestFromOAuth2SameTokenIsNotAFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var gen atomic.Int32
+		reuse := oauth2.ReuseTokenSource(nil, oauth2TokenSourceFunc(func() (*oauth2.Token, error) {
+			n := gen.Add(1)
+			return &oauth2.Token{AccessToken: fmt.Sprintf("oauth-%d", n), Expiry: time.Now().Add(time.Hour)}, nil
+		}))
+		logs := &levelCounter{}
+		var reported atomic.Int32
+		c := NewTokenCache(FromOAuth2(reuse), &CacheOptions{
+			Logger:         slog.New(logs),
+			OnRefreshError: func(error, time.Time) { reported.Add(1) },
+		})
+		defer c.Close()
+		for range 70 { // a call a minute for 70 minutes
+			if _, err := c.Token(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Minute)
+		}
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		if logs.counts[slog.LevelWarn] != 0 || reported.Load() != 0 {
+			t.Fatalf("warnings = %d, OnRefreshError calls = %d, want 0: %q", logs.counts[slog.LevelWarn], reported.Load(), logs.msgs)
+		}
+		if gen.Load() != 2 {
+			t.Fatalf("the oauth2 source minted %d tokens in 70 min of 1 h tokens, want 2", gen.Load())
 		}
 	})
 }

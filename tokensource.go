@@ -462,12 +462,15 @@ func FromOAuth2(ts oauth2.TokenSource) TokenSource {
 
 // OAuth2 returns the cache as a golang.org/x/oauth2 TokenSource, for
 // oauth2.Transport, oauth2.NewClient and libraries that take one. Each call
-// to its Token uses ctx (context.Background() when nil) for waits.
+// to its Token uses ctx (context.Background() when nil) for waits. As with
+// oauth2.ReuseTokenSource, callers share the *oauth2.Token it returns and
+// must not modify it: while the cached token is unchanged, Token returns the
+// same value without allocating.
 func (c *TokenCache) OAuth2(ctx context.Context) oauth2.TokenSource {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return oauth2Source{c: c, ctx: ctx}
+	return &oauth2Source{c: c, ctx: ctx}
 }
 
 type oauth2Source struct {
@@ -475,12 +478,20 @@ type oauth2Source struct {
 	ctx context.Context
 }
 
-func (s oauth2Source) Token() (*oauth2.Token, error) {
-	t, err := s.c.Token(s.ctx)
+func (s *oauth2Source) Token() (*oauth2.Token, error) {
+	e, err := s.c.entry(s.ctx)
 	if err != nil {
 		return nil, err
 	}
+	if o := e.oauth2.Load(); o != nil {
+		return o, nil
+	}
+	t := e.tok
 	// oauth2 treats a token as expired 10 s before Expiry; ours are never
 	// served inside their margin, so the expiry passes through unchanged.
-	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: t.Type(), RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
+	o := &oauth2.Token{AccessToken: t.AccessToken, TokenType: t.Type(), RefreshToken: t.RefreshToken, Expiry: t.Expiry}
+	if !e.oauth2.CompareAndSwap(nil, o) {
+		o = e.oauth2.Load()
+	}
+	return o, nil
 }

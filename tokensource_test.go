@@ -268,6 +268,25 @@ func BenchmarkTokenHotPath(b *testing.B) {
 			}
 		})
 	})
+	b.Run("oauth2-adapter", func(b *testing.B) {
+		c := NewTokenCache(TokenSourceFunc(func(context.Context) (*Token, error) {
+			return &Token{AccessToken: "hot", Expiry: time.Now().Add(time.Hour)}, nil
+		}), nil)
+		defer c.Close()
+		ts := c.OAuth2(context.Background())
+		if _, err := ts.Token(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := ts.Token(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
 	b.Run("oauth2-reuse", func(b *testing.B) {
 		ts := oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "hot", Expiry: time.Now().Add(time.Hour)}))
 		b.ReportAllocs()
@@ -279,5 +298,36 @@ func BenchmarkTokenHotPath(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// The oauth2 adapter hands out one *oauth2.Token per cached token, without
+// allocating, and a new one once the cache has refreshed.
+func TestOAuth2AdapterSharesOneTokenPerRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &countingSource{life: time.Hour}
+		c := NewTokenCache(src, nil)
+		defer c.Close()
+		ts := c.OAuth2(context.Background())
+		first, err := ts.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := ts.Token(); again != first {
+			t.Fatal("a second call built another *oauth2.Token for the same cached token")
+		}
+		if n := testing.AllocsPerRun(100, func() { _, _ = ts.Token() }); n != 0 {
+			t.Fatalf("Token allocates %v times per call, want 0", n)
+		}
+		if first.AccessToken == "" || first.TokenType != "Bearer" || first.Expiry.IsZero() {
+			t.Fatalf("token = %+v", first)
+		}
+		time.Sleep(56 * time.Minute) // stale: refreshed ahead
+		_, _ = ts.Token()
+		synctest.Wait()
+		next, err := ts.Token()
+		if err != nil || next == first || next.AccessToken == first.AccessToken || src.count() != 2 {
+			t.Fatalf("after the refresh: same = %v, calls = %d, err = %v", next == first, src.count(), err)
+		}
 	})
 }
