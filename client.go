@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apiauth/apiauth/internal/hostcheck"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -44,8 +45,9 @@ type ClientOptions struct {
 	AllowedOrigins []string
 
 	// AllowInsecure lets the credential travel over plain http:// to a host
-	// that is not loopback. False refuses such requests with an error
-	// matching [ErrInsecureTransport].
+	// that is not loopback. False refuses such a base URL in NewClient, and
+	// any request that would send the credential that way (an absolute URL,
+	// a redirect), with an error matching [ErrInsecureTransport].
 	AllowInsecure bool
 
 	// TenantHeader names the header carrying the tenant or organization
@@ -132,7 +134,11 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 	}
 	u, err := url.Parse(baseURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("apiauth: base URL must be an absolute http(s) URL: %w", ErrInvalidCredential)
+		return nil, fmt.Errorf("apiauth: base URL must be an absolute http(s) URL: %w", ErrInvalidConfig)
+	}
+	if cred != nil && u.Scheme == "http" && !o.AllowInsecure && !hostcheck.Loopback(u.Hostname()) {
+		// Every request would be refused: say so once, here.
+		return nil, &transport.InsecureError{Host: u.Host}
 	}
 	u.RawQuery, u.Fragment, u.User = "", "", nil
 	base := o.Base
@@ -252,7 +258,7 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 func (c *Client) resolve(path string) (*url.URL, error) {
 	ref, err := url.Parse(path)
 	if err != nil {
-		return nil, fmt.Errorf("apiauth: invalid request path: %w", ErrInvalidCredential)
+		return nil, fmt.Errorf("apiauth: invalid request path: %w", ErrInvalidConfig)
 	}
 	if ref.IsAbs() {
 		return ref, nil

@@ -221,12 +221,7 @@ func TestNewClientValidates(t *testing.T) {
 		}
 	}
 	key, _ := ParseAPIKey(liveKey)
-	c, err := NewClient("http://api.audimodal.test", key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.Get(context.Background(), "v1/health", nil)
-	if !errors.Is(err, ErrInsecureTransport) {
+	if _, err := NewClient("http://api.audimodal.test", key, nil); !errors.Is(err, ErrInsecureTransport) {
 		t.Fatalf("credential over plain http: %v", err)
 	}
 }
@@ -283,7 +278,7 @@ func TestNewHTTPClient(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	if _, err := NewHTTPClient("not a url", key, nil); !errors.Is(err, ErrInvalidCredential) {
+	if _, err := NewHTTPClient("not a url", key, nil); !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("bad base URL: %v", err)
 	}
 }

@@ -57,6 +57,11 @@ var (
 	// before it is ever sent, such as an API key with an unknown prefix.
 	ErrInvalidCredential error = errkind.InvalidCredential
 
+	// ErrInvalidConfig reports a configuration that cannot work, found before
+	// anything is sent: a base URL or endpoint URL that is not absolute
+	// http(s), or a request path that does not parse.
+	ErrInvalidConfig error = errkind.InvalidConfig
+
 	// ErrInsecureTransport reports a credential-bearing request refused
 	// because it would travel over plain HTTP to a host that is not loopback
 	// and the caller did not opt in.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"github.com/apiauth/apiauth/transport"
 
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/hostcheck"
 	"github.com/apiauth/apiauth/internal/redact"
 )
 
@@ -74,24 +74,15 @@ func newSourceHTTP(opts *SourceOptions) sourceHTTP {
 func checkEndpoint(raw string, allowInsecure bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("apiauth: invalid endpoint URL: %w", errkind.InvalidCredential)
+		return nil, fmt.Errorf("apiauth: invalid endpoint URL: %w", errkind.InvalidConfig)
 	}
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("apiauth: endpoint URL %q must be absolute http(s): %w", u.Redacted(), errkind.InvalidCredential)
+		return nil, fmt.Errorf("apiauth: endpoint URL %q must be absolute http(s): %w", u.Redacted(), errkind.InvalidConfig)
 	}
-	if u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !allowInsecure && !hostcheck.Loopback(u.Hostname()) {
 		return nil, fmt.Errorf("apiauth: endpoint %s://%s: %w", u.Scheme, u.Host, errkind.InsecureTransport)
 	}
 	return u, nil
-}
-
-// isLoopback reports whether host names the local machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // joinPath appends p to the path of base, keeping base's path (an API

@@ -3,9 +3,10 @@ package transport
 import (
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/apiauth/apiauth/internal/hostcheck"
 )
 
 // authOrigin is a parsed scheme + host + port, the unit credentials are scoped
@@ -130,14 +131,8 @@ func originLower(s string) string {
 }
 
 // originLoopback reports whether host (without brackets or port) is localhost or
-// a loopback IP address (127.0.0.0/8, ::1).
-func originLoopback(host string) bool {
-	if originEqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
-}
+// a loopback IP address (127.0.0.0/8, ::1): the one check apiauth uses.
+func originLoopback(host string) bool { return hostcheck.Loopback(host) }
 
 // originPlainHTTP reports whether u would travel unencrypted to a host that is
 // not loopback.

@@ -20,6 +20,7 @@ var (
 	InsufficientPermissions = &Kind{"apiauth: insufficient permissions"}
 	Server                  = &Kind{"apiauth: server error"}
 	InvalidCredential       = &Kind{"apiauth: invalid credential"}
+	InvalidConfig           = &Kind{"apiauth: invalid configuration"}
 	InsecureTransport       = &Kind{"apiauth: credential refused over plain HTTP"}
 	TokenRefresh            = &Kind{"apiauth: token refresh failed"}
 	Closed                  = &Kind{"apiauth: closed"}

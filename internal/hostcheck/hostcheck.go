@@ -1,0 +1,38 @@
+// Package hostcheck holds the one loopback test every layer of apiauth uses
+// to decide whether plain http:// is acceptable, so the root package and the
+// transport layers cannot disagree about which hosts are local.
+package hostcheck
+
+import "net/netip"
+
+// Loopback reports whether host (without brackets or port) is localhost or a
+// loopback IP address (127.0.0.0/8, ::1, or ::ffff:127.0.0.1). "localhost"
+// is compared under ASCII case folding only: Unicode folding would take
+// "localhoſt" (with U+017F, long s) for it, a name that resolves elsewhere.
+func Loopback(host string) bool {
+	if asciiEqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// asciiEqualFold reports whether a and b are equal under ASCII case folding.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
