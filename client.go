@@ -144,6 +144,10 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 	base := o.Base
 	if base == nil {
 		base = transport.NewBase()
+	} else if u, ok := cred.(transportUser); ok {
+		// The token source rides the client's transport (see
+		// SourceOptions.HTTPClient).
+		u.useTransport(base)
 	}
 	// o is a copy: the caller's options are never written, and every client
 	// builds layers of its own from them, so one ClientOptions value may

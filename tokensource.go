@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -31,8 +32,10 @@ const DefaultMaxTokenResponse = 64 << 10
 // ([NewTokenEndpoint], [NewLoginSource]). The zero value is ready to use.
 type SourceOptions struct {
 	// HTTPClient sends the token requests. Nil means a client of the
-	// source's own with a 30 s timeout over a transport from
-	// [transport.NewBase]. Whatever client is given, the source never
+	// source's own with a 30 s timeout over the base transport of the
+	// first [Client] the source serves (ClientOptions.Base, so a TLS setup
+	// made there holds for the token endpoint too), or over a transport
+	// from [transport.NewBase] until then and when that Base is nil. Whatever client is given, the source never
 	// follows redirects: a token request carries a secret and must reach
 	// the URL it was meant for.
 	HTTPClient *http.Client
@@ -46,8 +49,43 @@ type SourceOptions struct {
 }
 
 type sourceHTTP struct {
-	client  *http.Client
+	client  *atomic.Pointer[http.Client]
 	maxResp int64
+	// own is true when the user gave no HTTPClient: the source then
+	// adopts the transport of the first Client it serves (useTransport).
+	own     bool
+	adopted *atomic.Bool
+}
+
+// noRedirect keeps a token request at the URL it was meant for.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// useTransport makes the source send its token requests over rt, the base
+// transport of the Client it serves, unless the user gave the source an
+// HTTPClient of its own or an earlier Client already lent it one: a TLS
+// setup (a private CA, a proxy, a test server's certificate) made once in
+// ClientOptions.Base then holds for the token endpoint too.
+func (s sourceHTTP) useTransport(rt http.RoundTripper) {
+	if !s.own || rt == nil || !s.adopted.CompareAndSwap(false, true) {
+		return
+	}
+	s.client.Store(&http.Client{Timeout: 30 * time.Second, Transport: rt, CheckRedirect: noRedirect})
+}
+
+// transportUser is implemented by credentials and token sources that can
+// send their own requests over the transport of the Client they serve.
+type transportUser interface {
+	useTransport(http.RoundTripper)
+}
+
+func (e *TokenEndpoint) useTransport(rt http.RoundTripper) { e.http.useTransport(rt) }
+func (s *LoginSource) useTransport(rt http.RoundTripper)   { s.http.useTransport(rt) }
+
+// useTransport lends rt to the cache's source, if it can use one.
+func (c *TokenCache) useTransport(rt http.RoundTripper) {
+	if u, ok := c.src.(transportUser); ok {
+		u.useTransport(rt)
+	}
 }
 
 func newSourceHTTP(opts *SourceOptions) sourceHTTP {
@@ -61,11 +99,13 @@ func newSourceHTTP(opts *SourceOptions) sourceHTTP {
 	} else {
 		cl = http.Client{Timeout: 30 * time.Second, Transport: transport.NewBase()}
 	}
-	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cl.CheckRedirect = noRedirect
 	if o.MaxResponseSize <= 0 {
 		o.MaxResponseSize = DefaultMaxTokenResponse
 	}
-	return sourceHTTP{client: &cl, maxResp: o.MaxResponseSize}
+	s := sourceHTTP{client: new(atomic.Pointer[http.Client]), maxResp: o.MaxResponseSize, own: o.HTTPClient == nil, adopted: new(atomic.Bool)}
+	s.client.Store(&cl)
+	return s
 }
 
 // checkEndpoint validates the URL of a token endpoint: absolute, https, or
@@ -108,7 +148,7 @@ func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any) err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	resp, err := s.client.Do(req)
+	resp, err := s.client.Load().Do(req)
 	if err != nil {
 		// url.Error carries the URL, never the body; drop the query anyway.
 		var ue *url.Error
