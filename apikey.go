@@ -147,16 +147,13 @@ type APIKey struct {
 
 // ParseAPIKey parses an API key. Keys starting with sk_live_, sk_test_ or tk_
 // get their [KeyMode]; any other well-formed key is accepted as an opaque
-// bearer key (KeyOpaque). An empty key, or one holding whitespace, control or
-// non-ASCII characters, is refused with a [*CredentialError] that does not
-// contain the key.
-func ParseAPIKey(key string) (APIKey, error) { return parseAPIKey(key, false, "API key") }
+// bearer key (KeyOpaque), so check Mode to accept only documented keys. An
+// empty key, one holding whitespace, control or non-ASCII characters, or a
+// documented prefix with nothing after it, is refused with a
+// [*CredentialError] that does not contain the key.
+func ParseAPIKey(key string) (APIKey, error) { return parseAPIKey(key, "API key") }
 
-// ParseAPIKeyStrict is like [ParseAPIKey] but refuses keys without one of
-// the documented prefixes, or with nothing after the prefix.
-func ParseAPIKeyStrict(key string) (APIKey, error) { return parseAPIKey(key, true, "API key") }
-
-func parseAPIKey(key string, strict bool, source string) (APIKey, error) {
+func parseAPIKey(key string, source string) (APIKey, error) {
 	if reason, ok := checkSecret(key); !ok {
 		return APIKey{}, &CredentialError{Source: source, Reason: reason}
 	}
@@ -167,13 +164,8 @@ func parseAPIKey(key string, strict bool, source string) (APIKey, error) {
 			break
 		}
 	}
-	if strict {
-		if mode == KeyOpaque {
-			return APIKey{}, &CredentialError{Source: source, Reason: "has no known prefix (sk_live_, sk_test_, tk_)"}
-		}
-		if len(key) == len(mode.Prefix()) {
-			return APIKey{}, &CredentialError{Source: source, Reason: "has nothing after its prefix"}
-		}
+	if mode != KeyOpaque && len(key) == len(mode.Prefix()) {
+		return APIKey{}, &CredentialError{Source: source, Reason: "has nothing after its prefix"}
 	}
 	return APIKey{b: newBox(key, "Bearer"), mode: mode}, nil
 }
@@ -401,7 +393,7 @@ func APIKeyFromEnv(name string) (APIKey, error) {
 	if err != nil {
 		return APIKey{}, err
 	}
-	return parseAPIKey(v, false, "environment variable "+name)
+	return parseAPIKey(v, "environment variable "+name)
 }
 
 // StaticTokenFromEnv reads a bearer token from the environment variable name

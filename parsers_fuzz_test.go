@@ -291,9 +291,9 @@ func FuzzCredentialForms(f *testing.F) {
 		hp, err := apiauth.NewHeaderPair(secret, slug)
 		check("NewHeaderPair", hp, err, func(s string) any { v, _ := apiauth.NewHeaderPair(s, slug); return v },
 			func(s string) error { _, err := apiauth.NewHeaderPair(s, slug); return err })
-		k, err := apiauth.ParseAPIKeyStrict(secret)
-		check("ParseAPIKeyStrict", k, err, func(s string) any { v, _ := apiauth.ParseAPIKeyStrict(s); return v },
-			func(s string) error { _, err := apiauth.ParseAPIKeyStrict(s); return err })
+		k, err := apiauth.ParseAPIKey(secret)
+		check("ParseAPIKey", k, err, func(s string) any { v, _ := apiauth.ParseAPIKey(s); return v },
+			func(s string) error { _, err := apiauth.ParseAPIKey(s); return err })
 		tok := apiauth.Token{AccessToken: secret, RefreshToken: secret, Expiry: time.Unix(1700000000, 0)}
 		if len(secret) >= 8 && strings.Contains(forms(tok), secret) &&
 			!strings.Contains(forms(apiauth.Token{AccessToken: other, RefreshToken: other, Expiry: time.Unix(1700000000, 0)}), secret) {
