@@ -20,7 +20,7 @@ const (
 
 func TestParseAPIKeyModes(t *testing.T) {
 	for _, tc := range []struct {
-		key    string
+		key  string
 		mode KeyMode
 		ok   bool
 	}{
