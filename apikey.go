@@ -14,14 +14,6 @@ import (
 	"github.com/apiauth/apiauth/transport"
 )
 
-// The environment variables the four API families document for their secrets.
-const (
-	EnvArtosToken     = "ARTOS_TOKEN"
-	EnvArtanisAPIKey  = "ARTANIS_API_KEY"
-	EnvVoltasisAPIKey = "VOLTASIS_API_KEY"
-	EnvAudiModalKey   = "AUDIMODAL_API_KEY"
-)
-
 // KeyMode says what kind of API key a key is, from its prefix.
 type KeyMode int
 

@@ -155,16 +155,16 @@ func TestRedactionEveryForm(t *testing.T) {
 }
 
 func TestEnvHelpers(t *testing.T) {
-	t.Setenv(EnvAudiModalKey, liveKey)
-	k, err := APIKeyFromEnv(EnvAudiModalKey)
+	t.Setenv("AUDIMODAL_API_KEY", liveKey)
+	k, err := APIKeyFromEnv("AUDIMODAL_API_KEY")
 	if err != nil || k.Mode() != KeyLive {
 		t.Fatalf("APIKeyFromEnv = %v, %v", k, err)
 	}
 
-	t.Setenv(EnvArtosToken, "bad token CANARY")
-	_, err = StaticTokenFromEnv(EnvArtosToken)
+	t.Setenv("ARTOS_TOKEN", "bad token CANARY")
+	_, err = StaticTokenFromEnv("ARTOS_TOKEN")
 	var ce *CredentialError
-	if !errors.As(err, &ce) || ce.Unset || !strings.Contains(err.Error(), EnvArtosToken) || strings.Contains(err.Error(), "CANARY") {
+	if !errors.As(err, &ce) || ce.Unset || !strings.Contains(err.Error(), "ARTOS_TOKEN") || strings.Contains(err.Error(), "CANARY") {
 		t.Errorf("invalid env token: err = %v", err)
 	}
 
@@ -173,8 +173,8 @@ func TestEnvHelpers(t *testing.T) {
 		t.Errorf("unset env: err = %v", err)
 	}
 
-	t.Setenv(EnvVoltasisAPIKey, "")
-	if _, err := StaticTokenFromEnv(EnvVoltasisAPIKey); !errors.As(err, &ce) || ce.Unset || !strings.Contains(err.Error(), "empty") {
+	t.Setenv("VOLTASIS_API_KEY", "")
+	if _, err := StaticTokenFromEnv("VOLTASIS_API_KEY"); !errors.As(err, &ce) || ce.Unset || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("empty env: err = %v", err)
 	}
 }

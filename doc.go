@@ -56,10 +56,11 @@
 //
 // # API families
 //
-// [Artos], [Artanis], [Voltasis] and [AudiModal] wrap a Client with the
-// families' documented endpoints; [ArtanisTenantHeader],
-// [VoltasisTenantHeader] and [AudiModalTenantHeader] name their override
-// headers, set per request with [WithTenant]. Package apiauthtest fakes all
+// Each family has a package of its own, github.com/apiauth/apiauth/artos,
+// …/artanis, …/voltasis and …/audimodal: its base URL, environment
+// variable, tenant header (preset by its NewClient, set per request with
+// [WithTenant]), token source and typed endpoints over a Client. Adding an
+// API is one new package of the same shape. Package apiauthtest fakes all
 // four in-process, for tests and examples.
 //
 // # Fleet mode

@@ -10,6 +10,8 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
+	"github.com/apiauth/apiauth/artos"
+	"github.com/apiauth/apiauth/audimodal"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -31,10 +33,10 @@ func TestE2EArtosExpiryThenRefresh(t *testing.T) {
 		var adopted atomic.Int32
 		cache := apiauth.NewTokenCache(src, &apiauth.CacheOptions{OnToken: func(*apiauth.Token) { adopted.Add(1) }})
 		defer cache.Close()
-		artos := apiauth.Artos{Client: inProcessClient(t, srv, apiauthtest.Artos, cache, nil)}
+		artosAPI := artos.Client{Client: inProcessClient(t, srv, apiauthtest.Artos, cache, nil)}
 		list := func(when string) {
 			t.Helper()
-			docs, err := artos.ListDocuments(ctx)
+			docs, err := artosAPI.ListDocuments(ctx)
 			if err != nil || len(docs) != 2 {
 				t.Fatalf("%s: %v, %v", when, docs, err)
 			}
@@ -85,8 +87,8 @@ func TestE2EAudiModalRefreshRotation(t *testing.T) {
 			&apiauth.SourceOptions{HTTPClient: &http.Client{Transport: inProcess{srv}}}))(t)
 		cache := apiauth.NewTokenCache(src, nil)
 		defer cache.Close()
-		am := apiauth.AudiModal{Client: inProcessClient(t, srv, apiauthtest.AudiModal, cache,
-			&apiauth.ClientOptions{TenantHeader: apiauth.AudiModalTenantHeader})}
+		am := audimodal.Client{Client: inProcessClient(t, srv, apiauthtest.AudiModal, cache,
+			&apiauth.ClientOptions{TenantHeader: audimodal.TenantHeader})}
 
 		const lifetimes = 5
 		calls := 0
@@ -116,7 +118,7 @@ func TestE2EAudiModal429WaitedOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		key := must(apiauth.ParseAPIKey(apiauthtest.AudiModalLiveKey))(t)
-		first := apiauth.AudiModal{Client: inProcessClient(t, srv, apiauthtest.AudiModal, key, nil)}
+		first := audimodal.Client{Client: inProcessClient(t, srv, apiauthtest.AudiModal, key, nil)}
 		// The window opens with the first call; the first client's pacing
 		// spreads its three calls over part of it.
 		start := time.Now()
@@ -127,7 +129,7 @@ func TestE2EAudiModal429WaitedOut(t *testing.T) {
 		}
 		// A second client, with no limit headers seen yet, earns the 429.
 		var waits []time.Duration
-		second := apiauth.AudiModal{Client: inProcessClient(t, srv, apiauthtest.AudiModal, key, &apiauth.ClientOptions{
+		second := audimodal.Client{Client: inProcessClient(t, srv, apiauthtest.AudiModal, key, &apiauth.ClientOptions{
 			Retry: transport.RetryOptions{OnRetry: func(_ *http.Request, _ int, resp *http.Response, _ error, wait time.Duration) {
 				if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 					waits = append(waits, wait)

@@ -10,7 +10,11 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
+	"github.com/apiauth/apiauth/artanis"
+	"github.com/apiauth/apiauth/artos"
+	"github.com/apiauth/apiauth/audimodal"
 	"github.com/apiauth/apiauth/transport"
+	"github.com/apiauth/apiauth/voltasis"
 )
 
 // The end-to-end tests drive the typed family wrappers through the public
@@ -23,17 +27,17 @@ func TestE2EArtos(t *testing.T) {
 	srv := startFake(t, apiauthtest.Config{})
 
 	t.Run("public search status needs no credential", func(t *testing.T) {
-		artos := apiauth.Artos{Client: fakeClient(t, srv, apiauthtest.Artos, nil, nil)}
-		st, err := artos.SearchStatus(ctx)
+		artosAPI := artos.Client{Client: fakeClient(t, srv, apiauthtest.Artos, nil, nil)}
+		st, err := artosAPI.SearchStatus(ctx)
 		if err != nil || st.Status != "ok" {
 			t.Fatalf("SearchStatus = %+v, %v", st, err)
 		}
 	})
 
 	t.Run("access token, then documents and templates of the organization", func(t *testing.T) {
-		artos := apiauth.Artos{Client: fakeClient(t, srv, apiauthtest.Artos, nil, nil)}
+		artosAPI := artos.Client{Client: fakeClient(t, srv, apiauthtest.Artos, nil, nil)}
 		before := time.Now()
-		tok, err := artos.GetAccessToken(ctx, apiauthtest.ArtosUserID)
+		tok, err := artosAPI.GetAccessToken(ctx, apiauthtest.ArtosUserID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,13 +47,13 @@ func TestE2EArtos(t *testing.T) {
 		}
 		assertHides(t, tok, tok.AccessToken)
 
-		authed := apiauth.Artos{Client: fakeClient(t, srv, apiauthtest.Artos,
+		authed := artos.Client{Client: fakeClient(t, srv, apiauthtest.Artos,
 			must(apiauth.NewStaticToken(tok.AccessToken))(t), nil)}
 		docs, err := authed.ListDocuments(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []apiauth.ArtosDocument{
+		want := []artos.Document{
 			{ID: "doc_1", Name: "Quarterly report", OrganizationID: apiauthtest.ArtosOrgID},
 			{ID: "doc_2", Name: "Study protocol", OrganizationID: apiauthtest.ArtosOrgID},
 		}
@@ -81,8 +85,8 @@ func TestE2EArtos(t *testing.T) {
 				detail: "User has no organization or not authorized", kind: apiauth.ErrForbidden, not: apiauth.ErrUnauthorized},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				artos := apiauth.Artos{Client: fakeClient(t, srv, apiauthtest.Artos, tc.cred, nil)}
-				docs, err := artos.ListDocuments(ctx)
+				artosAPI := artos.Client{Client: fakeClient(t, srv, apiauthtest.Artos, tc.cred, nil)}
+				docs, err := artosAPI.ListDocuments(ctx)
 				if docs != nil || !errors.Is(err, tc.kind) || errors.Is(err, tc.not) {
 					t.Fatalf("ListDocuments = %v, %v; want nil and an error matching %v only", docs, err, tc.kind)
 				}
@@ -93,14 +97,14 @@ func TestE2EArtos(t *testing.T) {
 			})
 		}
 
-		artos := apiauth.Artos{Client: fakeClient(t, srv, apiauthtest.Artos, nil, nil)}
-		_, err := artos.GetAccessToken(ctx, "user_unknown")
+		artosAPI := artos.Client{Client: fakeClient(t, srv, apiauthtest.Artos, nil, nil)}
+		_, err := artosAPI.GetAccessToken(ctx, "user_unknown")
 		checkKinds(t, err, apiauth.ErrUnauthorized)
 		if e := apiError(t, err); e.Detail != "Invalid authentication credentials" {
 			t.Errorf("unknown user: %+v", e)
 		}
 		before := srv.Stats().Artos.Requests
-		_, err = artos.GetAccessToken(ctx, "")
+		_, err = artosAPI.GetAccessToken(ctx, "")
 		checkKinds(t, err, apiauth.ErrInvalidCredential)
 		if srv.Stats().Artos.Requests != before {
 			t.Error("an empty user_id was sent")
@@ -113,15 +117,15 @@ func TestE2EArtos(t *testing.T) {
 			apiauthtest.ArtosUserID, &apiauth.SourceOptions{HTTPClient: srv.Client()}))(t)
 		cache := apiauth.NewTokenCache(src, nil)
 		defer cache.Close()
-		artos := apiauth.Artos{Client: fakeClient(t, srv, apiauthtest.Artos, cache, nil)}
-		if _, err := artos.ListDocuments(ctx); err != nil {
+		artosAPI := artos.Client{Client: fakeClient(t, srv, apiauthtest.Artos, cache, nil)}
+		if _, err := artosAPI.ListDocuments(ctx); err != nil {
 			t.Fatal(err)
 		}
 		// The server's clock jumps past the token's exp: the cached token,
 		// fresh to the client, is now refused. The auth layer invalidates it,
 		// the cache fetches a new one, and the request is sent again.
 		srv.SetClockOffset(2 * time.Hour)
-		if _, err := artos.ListDocuments(ctx); err != nil {
+		if _, err := artosAPI.ListDocuments(ctx); err != nil {
 			t.Fatalf("after the server-side expiry: %v", err)
 		}
 		if st := srv.Stats().Artos; st.TokensIssued != 2 || st.Unauthorized != 1 {
@@ -130,8 +134,8 @@ func TestE2EArtos(t *testing.T) {
 	})
 
 	t.Run("zero value", func(t *testing.T) {
-		_, err := apiauth.Artos{}.ListDocuments(ctx)
-		if err == nil || !strings.HasPrefix(err.Error(), "apiauth: Artos has no Client") {
+		_, err := artos.Client{}.ListDocuments(ctx)
+		if err == nil || !strings.HasPrefix(err.Error(), "artos: no apiauth.Client") {
 			t.Errorf("zero Artos: %v", err)
 		}
 	})
@@ -141,11 +145,11 @@ func TestE2EArtanis(t *testing.T) {
 	ctx := context.Background()
 	srv := startFake(t, apiauthtest.Config{})
 	pair := must(apiauth.NewHeaderPair(apiauthtest.ArtanisAPIKey, apiauthtest.ArtanisOrgSlug))(t)
-	artanis := apiauth.Artanis{Client: fakeClient(t, srv, apiauthtest.Artanis, pair,
-		&apiauth.ClientOptions{TenantHeader: apiauth.ArtanisTenantHeader})}
+	artanisAPI := artanis.Client{Client: fakeClient(t, srv, apiauthtest.Artanis, pair,
+		&apiauth.ClientOptions{TenantHeader: artanis.TenantHeader})}
 
 	t.Run("prompts of the key's organization", func(t *testing.T) {
-		prompts, err := artanis.ListPrompts(ctx, apiauthtest.ArtanisProjectSlug)
+		prompts, err := artanisAPI.ListPrompts(ctx, apiauthtest.ArtanisProjectSlug)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,40 +160,40 @@ func TestE2EArtanis(t *testing.T) {
 
 	t.Run("organization switched per request", func(t *testing.T) {
 		second := apiauth.WithTenant(ctx, apiauthtest.ArtanisSecondOrgSlug)
-		prompts, err := artanis.ListPrompts(second, apiauthtest.ArtanisSecondProjectSlug)
+		prompts, err := artanisAPI.ListPrompts(second, apiauthtest.ArtanisSecondProjectSlug)
 		if err != nil || len(prompts) == 0 || prompts[0].Project != apiauthtest.ArtanisSecondProjectSlug {
 			t.Fatalf("second org: %+v, %v", prompts, err)
 		}
 		// The same project through the default organization is another
 		// organization's resource: 403.
-		_, err = artanis.ListPrompts(ctx, apiauthtest.ArtanisSecondProjectSlug)
+		_, err = artanisAPI.ListPrompts(ctx, apiauthtest.ArtanisSecondProjectSlug)
 		checkKinds(t, err, apiauth.ErrForbidden)
 		// An organization the key does not belong to: 403.
-		_, err = artanis.ListPrompts(apiauth.WithTenant(ctx, apiauthtest.ArtanisForeignOrgSlug), apiauthtest.ArtanisForeignProjectSlug)
+		_, err = artanisAPI.ListPrompts(apiauth.WithTenant(ctx, apiauthtest.ArtanisForeignOrgSlug), apiauthtest.ArtanisForeignProjectSlug)
 		checkKinds(t, err, apiauth.ErrForbidden)
 	})
 
 	t.Run("documented statuses", func(t *testing.T) {
-		bad := apiauth.Artanis{Client: fakeClient(t, srv, apiauthtest.Artanis,
+		bad := artanis.Client{Client: fakeClient(t, srv, apiauthtest.Artanis,
 			must(apiauth.NewHeaderPair("artanis_wrong_key_0000", apiauthtest.ArtanisOrgSlug))(t), nil)}
 		_, err := bad.ListPrompts(ctx, apiauthtest.ArtanisProjectSlug)
 		checkKinds(t, err, apiauth.ErrUnauthorized)
 		if e := apiError(t, err); e.StatusCode != 401 || e.Code != "" {
 			t.Errorf("bare 401 decoded as %+v", e)
 		}
-		_, err = artanis.ListPrompts(ctx, "no-such-project")
+		_, err = artanisAPI.ListPrompts(ctx, "no-such-project")
 		checkKinds(t, err, apiauth.ErrNotFound)
 	})
 
 	t.Run("project slug is query-escaped", func(t *testing.T) {
 		odd := "q3 & q4=?/#é"
 		srv.AddArtanisProject(apiauthtest.ArtanisOrgSlug, odd)
-		prompts, err := artanis.ListPrompts(ctx, odd)
+		prompts, err := artanisAPI.ListPrompts(ctx, odd)
 		if err != nil || len(prompts) == 0 || prompts[0].Project != odd {
 			t.Fatalf("prompts of %q = %+v, %v", odd, prompts, err)
 		}
 		before := srv.Stats().Artanis.Requests
-		if _, err := artanis.ListPrompts(ctx, ""); err == nil {
+		if _, err := artanisAPI.ListPrompts(ctx, ""); err == nil {
 			t.Error("empty project slug accepted")
 		}
 		if srv.Stats().Artanis.Requests != before {
@@ -201,19 +205,19 @@ func TestE2EArtanis(t *testing.T) {
 func TestE2EVoltasis(t *testing.T) {
 	ctx := context.Background()
 	srv := startFake(t, apiauthtest.Config{})
-	client := func(key string, opts *apiauth.ClientOptions) apiauth.Voltasis {
-		return apiauth.Voltasis{Client: fakeClient(t, srv, apiauthtest.Voltasis, must(apiauth.NewStaticToken(key))(t), opts)}
+	client := func(key string, opts *apiauth.ClientOptions) voltasis.Client {
+		return voltasis.Client{Client: fakeClient(t, srv, apiauthtest.Voltasis, must(apiauth.NewStaticToken(key))(t), opts)}
 	}
-	member := client(apiauthtest.VoltasisAPIKey, &apiauth.ClientOptions{TenantHeader: apiauth.VoltasisTenantHeader})
-	admin := client(apiauthtest.VoltasisAdminKey, &apiauth.ClientOptions{TenantHeader: apiauth.VoltasisTenantHeader})
+	member := client(apiauthtest.VoltasisAPIKey, &apiauth.ClientOptions{TenantHeader: voltasis.TenantHeader})
+	admin := client(apiauthtest.VoltasisAdminKey, &apiauth.ClientOptions{TenantHeader: voltasis.TenantHeader})
 
 	t.Run("who am I", func(t *testing.T) {
 		me, err := member.Me(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := apiauth.VoltasisUser{ID: apiauthtest.VoltasisUserID, Email: apiauthtest.VoltasisEmail,
-			Organization: apiauth.VoltasisOrganization{ID: apiauthtest.VoltasisOrgID, Name: apiauthtest.VoltasisOrgName}}
+		want := voltasis.User{ID: apiauthtest.VoltasisUserID, Email: apiauthtest.VoltasisEmail,
+			Organization: voltasis.Organization{ID: apiauthtest.VoltasisOrgID, Name: apiauthtest.VoltasisOrgName}}
 		if *me != want {
 			t.Errorf("me = %+v, want %+v", *me, want)
 		}
@@ -225,11 +229,11 @@ func TestE2EVoltasis(t *testing.T) {
 		if e := apiError(t, err); e.Code != "UNAUTHORIZED" || e.StatusCode != 401 {
 			t.Errorf("unknown key: %+v", e)
 		}
-		none := apiauth.Voltasis{Client: fakeClient(t, srv, apiauthtest.Voltasis, nil, nil)}
+		none := voltasis.Client{Client: fakeClient(t, srv, apiauthtest.Voltasis, nil, nil)}
 		_, err = none.Me(ctx)
 		checkKinds(t, err, apiauth.ErrUnauthorized)
 		// A scope the member key lacks cannot be granted to a new key.
-		_, err = member.CreateAPIKey(ctx, apiauth.VoltasisKeyRequest{Name: "escalate", Scopes: []string{apiauthtest.VoltasisOverrideScope}})
+		_, err = member.CreateAPIKey(ctx, voltasis.KeyRequest{Name: "escalate", Scopes: []string{apiauthtest.VoltasisOverrideScope}})
 		checkKinds(t, err, apiauth.ErrForbidden)
 		if e := apiError(t, err); e.Code != "FORBIDDEN" || e.StatusCode != 403 {
 			t.Errorf("scope escalation: %+v", e)
@@ -250,7 +254,7 @@ func TestE2EVoltasis(t *testing.T) {
 		}
 		// The default override from the options, and its absence.
 		fixed := client(apiauthtest.VoltasisAdminKey, &apiauth.ClientOptions{
-			TenantHeader: apiauth.VoltasisTenantHeader, Tenant: apiauthtest.VoltasisOtherOrgID})
+			TenantHeader: voltasis.TenantHeader, Tenant: apiauthtest.VoltasisOtherOrgID})
 		if me, err := fixed.Me(ctx); err != nil || me.Organization.ID != apiauthtest.VoltasisOtherOrgID {
 			t.Errorf("Tenant option: %+v, %v", me, err)
 		}
@@ -261,7 +265,7 @@ func TestE2EVoltasis(t *testing.T) {
 
 	t.Run("key lifecycle: create, use, list, revoke, then 401", func(t *testing.T) {
 		expires := time.Now().Add(24 * time.Hour).Truncate(time.Second)
-		created, err := member.CreateAPIKey(ctx, apiauth.VoltasisKeyRequest{
+		created, err := member.CreateAPIKey(ctx, voltasis.KeyRequest{
 			Name: "CI/CD Pipeline Key", Scopes: []string{apiauthtest.VoltasisReadUsersScope}, ExpiresAt: expires})
 		if err != nil {
 			t.Fatal(err)
@@ -275,7 +279,7 @@ func TestE2EVoltasis(t *testing.T) {
 		assertHides(t, created, secret)
 		assertHides(t, *created, secret)
 
-		fresh := apiauth.Voltasis{Client: fakeClient(t, srv, apiauthtest.Voltasis, created.Key, nil)}
+		fresh := voltasis.Client{Client: fakeClient(t, srv, apiauthtest.Voltasis, created.Key, nil)}
 		if me, err := fresh.Me(ctx); err != nil || me.ID != apiauthtest.VoltasisUserID {
 			t.Fatalf("the new key: %+v, %v", me, err)
 		}
@@ -283,11 +287,11 @@ func TestE2EVoltasis(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		i := slices.IndexFunc(keys, func(k apiauth.VoltasisAPIKey) bool { return k.ID == created.ID })
+		i := slices.IndexFunc(keys, func(k voltasis.APIKey) bool { return k.ID == created.ID })
 		if i < 0 || !keys[i].ExpiresAt.Equal(expires) {
 			t.Fatalf("listed keys %+v lack the new key", keys)
 		}
-		if j := slices.IndexFunc(keys, func(k apiauth.VoltasisAPIKey) bool { return k.ID == apiauthtest.VoltasisAPIKeyID }); j < 0 || !keys[j].ExpiresAt.IsZero() {
+		if j := slices.IndexFunc(keys, func(k voltasis.APIKey) bool { return k.ID == apiauthtest.VoltasisAPIKeyID }); j < 0 || !keys[j].ExpiresAt.IsZero() {
 			t.Errorf("the seeded key never expires: %+v", keys)
 		}
 
@@ -300,7 +304,7 @@ func TestE2EVoltasis(t *testing.T) {
 			t.Errorf("revoked key: %v", err)
 		}
 		keys, _ = member.ListAPIKeys(ctx)
-		if slices.ContainsFunc(keys, func(k apiauth.VoltasisAPIKey) bool { return k.ID == created.ID }) {
+		if slices.ContainsFunc(keys, func(k voltasis.APIKey) bool { return k.ID == created.ID }) {
 			t.Error("a revoked key is still listed")
 		}
 		checkKinds(t, member.RevokeAPIKey(ctx, created.ID), apiauth.ErrNotFound)
@@ -326,9 +330,9 @@ func TestE2EVoltasis(t *testing.T) {
 func TestE2EAudiModal(t *testing.T) {
 	ctx := context.Background()
 	srv := startFake(t, apiauthtest.Config{})
-	tenantOpts := &apiauth.ClientOptions{TenantHeader: apiauth.AudiModalTenantHeader}
-	keyClient := func(key string) apiauth.AudiModal {
-		return apiauth.AudiModal{Client: fakeClient(t, srv, apiauthtest.AudiModal, must(apiauth.ParseAPIKey(key))(t), tenantOpts)}
+	tenantOpts := &apiauth.ClientOptions{TenantHeader: audimodal.TenantHeader}
+	keyClient := func(key string) audimodal.Client {
+		return audimodal.Client{Client: fakeClient(t, srv, apiauthtest.AudiModal, must(apiauth.ParseAPIKey(key))(t), tenantOpts)}
 	}
 	admin := keyClient(apiauthtest.AudiModalLiveKey)
 
@@ -351,7 +355,7 @@ func TestE2EAudiModal(t *testing.T) {
 		var seen []*apiauth.Response
 		opts := *tenantOpts
 		opts.OnResponse = func(r *apiauth.Response) { seen = append(seen, r) }
-		nonAdmin := apiauth.AudiModal{Client: fakeClient(t, srv, apiauthtest.AudiModal, must(apiauth.ParseAPIKey(apiauthtest.AudiModalTenantKey))(t), &opts)}
+		nonAdmin := audimodal.Client{Client: fakeClient(t, srv, apiauthtest.AudiModal, must(apiauth.ParseAPIKey(apiauthtest.AudiModalTenantKey))(t), &opts)}
 		if _, err := nonAdmin.Health(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -423,7 +427,7 @@ func TestE2EAudiModal(t *testing.T) {
 		}
 
 		expired := srv.MintAudiModalToken(apiauthtest.AudiModalEmail, -time.Minute)
-		am := apiauth.AudiModal{Client: fakeClient(t, srv, apiauthtest.AudiModal, must(apiauth.NewStaticToken(expired))(t), nil)}
+		am := audimodal.Client{Client: fakeClient(t, srv, apiauthtest.AudiModal, must(apiauth.NewStaticToken(expired))(t), nil)}
 		_, err = am.ListFiles(ctx)
 		checkKinds(t, err, apiauth.ErrUnauthorized, apiauth.ErrTokenExpired)
 		e := apiError(t, err)
@@ -437,7 +441,7 @@ func TestE2EAudiModal(t *testing.T) {
 
 	t.Run("login and refresh rotation", func(t *testing.T) {
 		srv := startFake(t, apiauthtest.Config{})
-		am := apiauth.AudiModal{Client: fakeClient(t, srv, apiauthtest.AudiModal, nil, nil)}
+		am := audimodal.Client{Client: fakeClient(t, srv, apiauthtest.AudiModal, nil, nil)}
 		login := apiauth.Login{Email: apiauthtest.AudiModalEmail, Password: apiauthtest.AudiModalPassword, TenantID: apiauthtest.AudiModalTenantID}
 		before := time.Now()
 		sess, err := am.Login(ctx, login)
@@ -445,7 +449,7 @@ func TestE2EAudiModal(t *testing.T) {
 			t.Fatal(err)
 		}
 		tok := sess.Token
-		wantUser := apiauth.AudiModalUser{ID: apiauthtest.AudiModalUserID, Email: apiauthtest.AudiModalEmail, Role: "admin", TenantID: apiauthtest.AudiModalTenantID}
+		wantUser := audimodal.User{ID: apiauthtest.AudiModalUserID, Email: apiauthtest.AudiModalEmail, Role: "admin", TenantID: apiauthtest.AudiModalTenantID}
 		if sess.User != wantUser || tok.AccessToken == "" || tok.RefreshToken == "" || tok.Type() != "Bearer" {
 			t.Errorf("session = %+v", sess)
 		}
@@ -455,7 +459,7 @@ func TestE2EAudiModal(t *testing.T) {
 		assertHides(t, sess, tok.AccessToken, tok.RefreshToken)
 		assertHides(t, *sess, tok.AccessToken, tok.RefreshToken)
 
-		user := apiauth.AudiModal{Client: fakeClient(t, srv, apiauthtest.AudiModal, must(apiauth.NewStaticToken(tok.AccessToken))(t), nil)}
+		user := audimodal.Client{Client: fakeClient(t, srv, apiauthtest.AudiModal, must(apiauth.NewStaticToken(tok.AccessToken))(t), nil)}
 		if files, err := user.ListFiles(ctx); err != nil || files.TenantID != apiauthtest.AudiModalTenantID {
 			t.Fatalf("files with the session token: %+v, %v", files, err)
 		}
@@ -497,13 +501,13 @@ func TestE2EAudiModal(t *testing.T) {
 		// is refused whatever the timing.
 		srv := startFake(t, apiauthtest.Config{AudiModalRateLimit: apiauthtest.RateLimit{Limit: 1, Window: time.Hour}})
 		key := must(apiauth.ParseAPIKey(apiauthtest.AudiModalLiveKey))(t)
-		first := apiauth.AudiModal{Client: fakeClient(t, srv, apiauthtest.AudiModal, key, nil)}
+		first := audimodal.Client{Client: fakeClient(t, srv, apiauthtest.AudiModal, key, nil)}
 		if _, err := first.Health(ctx); err != nil {
 			t.Fatal(err)
 		}
 		// A second client, which has seen no limit headers yet, sends the
 		// request and gets the server's 429.
-		once := apiauth.AudiModal{Client: fakeClient(t, srv, apiauthtest.AudiModal, key,
+		once := audimodal.Client{Client: fakeClient(t, srv, apiauthtest.AudiModal, key,
 			&apiauth.ClientOptions{Retry: transport.RetryOptions{MaxAttempts: 1}})}
 		_, err := once.Health(ctx)
 		checkKinds(t, err, apiauth.ErrRateLimited)
@@ -517,7 +521,7 @@ func TestE2EAudiModal(t *testing.T) {
 	})
 
 	t.Run("zero value", func(t *testing.T) {
-		if _, err := (apiauth.AudiModal{}).Health(ctx); err == nil {
+		if _, err := (audimodal.Client{}).Health(ctx); err == nil {
 			t.Error("zero AudiModal: no error")
 		}
 	})

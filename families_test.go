@@ -14,6 +14,10 @@ import (
 	"github.com/jarcoal/httpmock"
 
 	"github.com/apiauth/apiauth"
+	"github.com/apiauth/apiauth/artanis"
+	"github.com/apiauth/apiauth/artos"
+	"github.com/apiauth/apiauth/audimodal"
+	"github.com/apiauth/apiauth/voltasis"
 )
 
 // mockFamily returns a client at base over an httpmock transport, and the
@@ -43,13 +47,13 @@ func TestFamiliesWireEdgeCases(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("Voltasis create: request body", func(t *testing.T) {
-		c, mt := mockFamily(t, apiauth.VoltasisBaseURL)
+		c, mt := mockFamily(t, voltasis.BaseURL)
 		var sent map[string]any
-		mt.RegisterResponder("POST", apiauth.VoltasisBaseURL+"/api/v1/api-keys",
+		mt.RegisterResponder("POST", voltasis.BaseURL+"/api/v1/api-keys",
 			recordJSON(&sent, 201, `{"data":{"id":"key_1","name":"ci","scopes":[],"created_at":"2024-06-13T00:00:00Z","expires_at":null,"key":"vk_0123456789abcdefghij"}}`))
-		v := apiauth.Voltasis{Client: c}
+		v := voltasis.Client{Client: c}
 		paris := time.FixedZone("CEST", 2*3600)
-		if _, err := v.CreateAPIKey(ctx, apiauth.VoltasisKeyRequest{Name: "ci", ExpiresAt: time.Date(2025, 1, 1, 1, 59, 59, 0, paris)}); err != nil {
+		if _, err := v.CreateAPIKey(ctx, voltasis.KeyRequest{Name: "ci", ExpiresAt: time.Date(2025, 1, 1, 1, 59, 59, 0, paris)}); err != nil {
 			t.Fatal(err)
 		}
 		if sent["name"] != "ci" || sent["expires_at"] != "2024-12-31T23:59:59Z" {
@@ -58,14 +62,14 @@ func TestFamiliesWireEdgeCases(t *testing.T) {
 		if _, ok := sent["scopes"]; ok {
 			t.Errorf("nil scopes sent: %v", sent)
 		}
-		created, err := v.CreateAPIKey(ctx, apiauth.VoltasisKeyRequest{Name: "ci", Scopes: []string{"read:users"}})
+		created, err := v.CreateAPIKey(ctx, voltasis.KeyRequest{Name: "ci", Scopes: []string{"read:users"}})
 		if err != nil || !created.ExpiresAt.IsZero() || created.Key.Secret() != "vk_0123456789abcdefghij" {
 			t.Errorf("created = %+v, %v", created, err)
 		}
 		if s, _ := sent["scopes"].([]any); len(s) != 1 || s[0] != "read:users" {
 			t.Errorf("sent scopes %v", sent["scopes"])
 		}
-		if _, err := v.CreateAPIKey(ctx, apiauth.VoltasisKeyRequest{}); err == nil {
+		if _, err := v.CreateAPIKey(ctx, voltasis.KeyRequest{}); err == nil {
 			t.Error("a key without a name was accepted")
 		}
 	})
@@ -75,9 +79,9 @@ func TestFamiliesWireEdgeCases(t *testing.T) {
 			`{"data":{"id":"key_2","name":"ci"}}`,
 			`{"data":{"id":"key_2","name":"ci","key":"vk_has a space_0123456789"}}`,
 		} {
-			c, mt := mockFamily(t, apiauth.VoltasisBaseURL)
-			mt.RegisterResponder("POST", apiauth.VoltasisBaseURL+"/api/v1/api-keys", httpmock.NewStringResponder(201, body))
-			created, err := apiauth.Voltasis{Client: c}.CreateAPIKey(ctx, apiauth.VoltasisKeyRequest{Name: "ci"})
+			c, mt := mockFamily(t, voltasis.BaseURL)
+			mt.RegisterResponder("POST", voltasis.BaseURL+"/api/v1/api-keys", httpmock.NewStringResponder(201, body))
+			created, err := voltasis.Client{Client: c}.CreateAPIKey(ctx, voltasis.KeyRequest{Name: "ci"})
 			if created == nil || created.ID != "key_2" || !errors.Is(err, apiauth.ErrInvalidCredential) {
 				t.Errorf("%s: created %+v, err %v; want the ID and an ErrInvalidCredential", body, created, err)
 			}
@@ -88,14 +92,14 @@ func TestFamiliesWireEdgeCases(t *testing.T) {
 	})
 
 	t.Run("AudiModal login: password on the wire, typed answer", func(t *testing.T) {
-		c, mt := mockFamily(t, apiauth.AudiModalBaseURL)
+		c, mt := mockFamily(t, audimodal.BaseURL)
 		var sent map[string]any
-		mt.RegisterResponder("POST", apiauth.AudiModalBaseURL+"/v1/auth/login", recordJSON(&sent, 200,
+		mt.RegisterResponder("POST", audimodal.BaseURL+"/v1/auth/login", recordJSON(&sent, 200,
 			`{"access_token":"at_0123456789abcdef","refresh_token":"rt_0123456789abcdef","token_type":"bearer","expires_in":3600,
 			  "user":{"id":"user_123","email":"user@company.com","role":"admin","tenant_id":"tenant_123"}}`))
 		login := apiauth.Login{Email: "user@company.com", Password: "secure_password", TenantID: "tenant_123"}
 		before := time.Now()
-		sess, err := apiauth.AudiModal{Client: c}.Login(ctx, login)
+		sess, err := audimodal.Client{Client: c}.Login(ctx, login)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,32 +117,32 @@ func TestFamiliesWireEdgeCases(t *testing.T) {
 	t.Run("AudiModal answers", func(t *testing.T) {
 		for _, tc := range []struct {
 			name, path, body string
-			call             func(apiauth.AudiModal) (*apiauth.AudiModalSession, error)
-			check            func(*apiauth.AudiModalSession) bool
+			call             func(audimodal.Client) (*audimodal.Session, error)
+			check            func(*audimodal.Session) bool
 			wantErr          bool
 		}{
 			{name: "refresh without a new refresh token keeps the presented one", path: "/v1/auth/refresh",
 				body:  `{"access_token":"at_1","expires_in":60}`,
-				call:  func(a apiauth.AudiModal) (*apiauth.AudiModalSession, error) { return a.Refresh(ctx, "rt_presented") },
-				check: func(s *apiauth.AudiModalSession) bool { return s.Token.RefreshToken == "rt_presented" }},
+				call:  func(a audimodal.Client) (*audimodal.Session, error) { return a.Refresh(ctx, "rt_presented") },
+				check: func(s *audimodal.Session) bool { return s.Token.RefreshToken == "rt_presented" }},
 			{name: "null user", path: "/v1/auth/refresh", body: `{"access_token":"at_1","refresh_token":"rt_2","user":null}`,
-				call: func(a apiauth.AudiModal) (*apiauth.AudiModalSession, error) { return a.Refresh(ctx, "rt_1") },
-				check: func(s *apiauth.AudiModalSession) bool {
-					return s.User == apiauth.AudiModalUser{} && s.Token.Expiry.IsZero()
+				call: func(a audimodal.Client) (*audimodal.Session, error) { return a.Refresh(ctx, "rt_1") },
+				check: func(s *audimodal.Session) bool {
+					return s.User == audimodal.User{} && s.Token.Expiry.IsZero()
 				}},
 			{name: "no access token", path: "/v1/auth/login", body: `{"refresh_token":"rt_2"}`, wantErr: true,
-				call: func(a apiauth.AudiModal) (*apiauth.AudiModalSession, error) {
+				call: func(a audimodal.Client) (*audimodal.Session, error) {
 					return a.Login(ctx, apiauth.Login{Email: "e", Password: "p"})
 				}},
 			{name: "malformed user", path: "/v1/auth/login", body: `{"access_token":"at_1","user":"at_1"}`, wantErr: true,
-				call: func(a apiauth.AudiModal) (*apiauth.AudiModalSession, error) {
+				call: func(a audimodal.Client) (*audimodal.Session, error) {
 					return a.Login(ctx, apiauth.Login{Email: "e", Password: "p"})
 				}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				c, mt := mockFamily(t, apiauth.AudiModalBaseURL)
-				mt.RegisterResponder("POST", apiauth.AudiModalBaseURL+tc.path, httpmock.NewStringResponder(200, tc.body))
-				s, err := tc.call(apiauth.AudiModal{Client: c})
+				c, mt := mockFamily(t, audimodal.BaseURL)
+				mt.RegisterResponder("POST", audimodal.BaseURL+tc.path, httpmock.NewStringResponder(200, tc.body))
+				s, err := tc.call(audimodal.Client{Client: c})
 				switch {
 				case tc.wantErr && (err == nil || s != nil):
 					t.Errorf("session %+v, err %v; want an error", s, err)
@@ -152,10 +156,10 @@ func TestFamiliesWireEdgeCases(t *testing.T) {
 	})
 
 	t.Run("Artos token without exp claim", func(t *testing.T) {
-		c, mt := mockFamily(t, apiauth.ArtosBaseURL)
-		mt.RegisterResponder("POST", apiauth.ArtosBaseURL+"/get-access-token",
+		c, mt := mockFamily(t, artos.BaseURL)
+		mt.RegisterResponder("POST", artos.BaseURL+"/get-access-token",
 			httpmock.NewStringResponder(200, `{"access_token":"opaque_0123456789abcdef","token_type":"bearer"}`))
-		tok, err := apiauth.Artos{Client: c}.GetAccessToken(ctx, "user_1")
+		tok, err := artos.Client{Client: c}.GetAccessToken(ctx, "user_1")
 		if err != nil || !tok.Expiry.IsZero() || tok.Type() != "Bearer" {
 			t.Errorf("token %v, %v; want an unknown expiry", tok, err)
 		}
@@ -197,26 +201,27 @@ func TestFamiliesZeroValue(t *testing.T) {
 	ctx := context.Background()
 	login := apiauth.Login{Email: "e", Password: "p"}
 	for name, call := range map[string]func() error{
-		"Artos.GetAccessToken": func() error { _, err := apiauth.Artos{}.GetAccessToken(ctx, "u"); return err },
-		"Artos.SearchStatus":   func() error { _, err := apiauth.Artos{}.SearchStatus(ctx); return err },
-		"Artos.ListDocuments":  func() error { _, err := apiauth.Artos{}.ListDocuments(ctx); return err },
-		"Artos.ListTemplates":  func() error { _, err := apiauth.Artos{}.ListTemplates(ctx); return err },
-		"Artanis.ListPrompts":  func() error { _, err := apiauth.Artanis{}.ListPrompts(ctx, "p"); return err },
-		"Voltasis.Me":          func() error { _, err := apiauth.Voltasis{}.Me(ctx); return err },
+		"Artos.GetAccessToken": func() error { _, err := artos.Client{}.GetAccessToken(ctx, "u"); return err },
+		"Artos.SearchStatus":   func() error { _, err := artos.Client{}.SearchStatus(ctx); return err },
+		"Artos.ListDocuments":  func() error { _, err := artos.Client{}.ListDocuments(ctx); return err },
+		"Artos.ListTemplates":  func() error { _, err := artos.Client{}.ListTemplates(ctx); return err },
+		"Artanis.ListPrompts":  func() error { _, err := artanis.Client{}.ListPrompts(ctx, "p"); return err },
+		"Voltasis.Me":          func() error { _, err := voltasis.Client{}.Me(ctx); return err },
 		"Voltasis.CreateAPIKey": func() error {
-			_, err := apiauth.Voltasis{}.CreateAPIKey(ctx, apiauth.VoltasisKeyRequest{Name: "n"})
+			_, err := voltasis.Client{}.CreateAPIKey(ctx, voltasis.KeyRequest{Name: "n"})
 			return err
 		},
-		"Voltasis.ListAPIKeys":     func() error { _, err := apiauth.Voltasis{}.ListAPIKeys(ctx); return err },
-		"Voltasis.RevokeAPIKey":    func() error { return apiauth.Voltasis{}.RevokeAPIKey(ctx, "key_1") },
-		"AudiModal.Login":          func() error { _, err := apiauth.AudiModal{}.Login(ctx, login); return err },
-		"AudiModal.Refresh":        func() error { _, err := apiauth.AudiModal{}.Refresh(ctx, "rt"); return err },
-		"AudiModal.Health":         func() error { _, err := apiauth.AudiModal{}.Health(ctx); return err },
-		"AudiModal.SetIPAllowlist": func() error { _, err := apiauth.AudiModal{}.SetIPAllowlist(ctx, nil); return err },
-		"AudiModal.ListFiles":      func() error { _, err := apiauth.AudiModal{}.ListFiles(ctx); return err },
+		"Voltasis.ListAPIKeys":     func() error { _, err := voltasis.Client{}.ListAPIKeys(ctx); return err },
+		"Voltasis.RevokeAPIKey":    func() error { return voltasis.Client{}.RevokeAPIKey(ctx, "key_1") },
+		"AudiModal.Login":          func() error { _, err := audimodal.Client{}.Login(ctx, login); return err },
+		"AudiModal.Refresh":        func() error { _, err := audimodal.Client{}.Refresh(ctx, "rt"); return err },
+		"AudiModal.Health":         func() error { _, err := audimodal.Client{}.Health(ctx); return err },
+		"AudiModal.SetIPAllowlist": func() error { _, err := audimodal.Client{}.SetIPAllowlist(ctx, nil); return err },
+		"AudiModal.ListFiles":      func() error { _, err := audimodal.Client{}.ListFiles(ctx); return err },
 	} {
 		family, _, _ := strings.Cut(name, ".")
-		if err := call(); err == nil || err.Error() != "apiauth: "+family+" has no Client" {
+		family = strings.ToLower(family)
+		if err := call(); err == nil || err.Error() != family+": no apiauth.Client (build one with "+family+".NewClient)" {
 			t.Errorf("zero %s: %v", name, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apiauth/apiauth"
+	"github.com/apiauth/apiauth/audimodal"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -33,7 +34,7 @@ func TestMemoryBoundedAcrossTenantsAndKeys(t *testing.T) {
 	const keys = 10000
 	// Pace's default Identity: one budget per Authorization value.
 	stack, err := transport.New(base, transport.Options{
-		Auth: transport.AuthOptions{Origin: "https://api.audimodal.test", TenantHeader: apiauth.AudiModalTenantHeader},
+		Auth: transport.AuthOptions{Origin: "https://api.audimodal.test", TenantHeader: audimodal.TenantHeader},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -420,6 +420,10 @@ func (r *loginResponse) token(path string, received time.Time) (*Token, error) {
 		var user map[string]any
 		if json.Unmarshal(r.User, &user) == nil {
 			tok.Extra = map[string]any{"user": user}
+		} else {
+			// Not an object: kept as it came, for a typed reader (the
+			// audimodal package) to refuse; the token itself is fine.
+			tok.Extra = map[string]any{"user": r.User}
 		}
 	}
 	return tok, nil

@@ -20,9 +20,10 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
+	"github.com/apiauth/apiauth/artanis"
 )
 
-// The example's settings besides apiauth.EnvArtanisAPIKey.
+// The example's settings besides artanis.EnvAPIKey.
 const (
 	envBaseURL       = "ARTANIS_BASE_URL"
 	envOrgSlug       = "ARTANIS_ORG_SLUG"
@@ -39,23 +40,23 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer) error {
-	baseURL := apiauth.ArtanisBaseURL
+	baseURL := artanis.BaseURL
 	if v := os.Getenv(envBaseURL); v != "" {
 		baseURL = v
 	}
 	org, project := os.Getenv(envOrgSlug), os.Getenv(envProjectSlug)
 	secondOrg, secondProject := os.Getenv(envSecondOrg), os.Getenv(envSecondProject)
-	opts := apiauth.ClientOptions{TenantHeader: apiauth.ArtanisTenantHeader}
+	opts := apiauth.ClientOptions{TenantHeader: artanis.TenantHeader}
 
 	var pair apiauth.HeaderPair
 	var err error
-	if _, set := os.LookupEnv(apiauth.EnvArtanisAPIKey); set {
+	if _, set := os.LookupEnv(artanis.EnvAPIKey); set {
 		if org == "" || project == "" {
 			return fmt.Errorf("set %s and %s", envOrgSlug, envProjectSlug)
 		}
-		pair, err = apiauth.HeaderPairFromEnv(apiauth.EnvArtanisAPIKey, org)
+		pair, err = apiauth.HeaderPairFromEnv(artanis.EnvAPIKey, org)
 	} else {
-		fmt.Fprintln(out, apiauth.EnvArtanisAPIKey+" is not set: using the in-process fake (apiauthtest)")
+		fmt.Fprintln(out, artanis.EnvAPIKey+" is not set: using the in-process fake (apiauthtest)")
 		srv := apiauthtest.Start(apiauthtest.Config{})
 		defer srv.Close()
 		baseURL, opts.Base = srv.URL(apiauthtest.Artanis), srv.Client().Transport
@@ -72,25 +73,25 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	artanis := apiauth.Artanis{Client: client}
+	api := artanis.Client{Client: client}
 
-	if err := list(ctx, out, artanis, org, project); err != nil {
+	if err := list(ctx, out, api, org, project); err != nil {
 		return err
 	}
 	if secondOrg != "" && secondProject != "" {
 		// Same key, another organization, for this request only.
-		if err := list(apiauth.WithTenant(ctx, secondOrg), out, artanis, secondOrg, secondProject); err != nil {
+		if err := list(apiauth.WithTenant(ctx, secondOrg), out, api, secondOrg, secondProject); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func list(ctx context.Context, out io.Writer, artanis apiauth.Artanis, org, project string) error {
-	prompts, err := artanis.ListPrompts(ctx, project)
+func list(ctx context.Context, out io.Writer, api artanis.Client, org, project string) error {
+	prompts, err := api.ListPrompts(ctx, project)
 	switch {
 	case errors.Is(err, apiauth.ErrUnauthorized):
-		return fmt.Errorf("%s was refused: %w", apiauth.EnvArtanisAPIKey, err)
+		return fmt.Errorf("%s was refused: %w", artanis.EnvAPIKey, err)
 	case errors.Is(err, apiauth.ErrForbidden):
 		return fmt.Errorf("project %s is not in organization %s, or the key is not a member: %w", project, org, err)
 	case errors.Is(err, apiauth.ErrNotFound):

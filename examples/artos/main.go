@@ -20,10 +20,11 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
+	"github.com/apiauth/apiauth/artos"
 	"github.com/apiauth/apiauth/transport"
 )
 
-// envBaseURL overrides apiauth.ArtosBaseURL.
+// envBaseURL overrides artos.BaseURL.
 const envBaseURL = "ARTOS_BASE_URL"
 
 func main() {
@@ -34,18 +35,18 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer) error {
-	baseURL := apiauth.ArtosBaseURL
+	baseURL := artos.BaseURL
 	if v := os.Getenv(envBaseURL); v != "" {
 		baseURL = v
 	}
 	var opts apiauth.ClientOptions
 	var cred transport.Credential
 
-	tok, err := apiauth.StaticTokenFromEnv(apiauth.EnvArtosToken)
+	tok, err := apiauth.StaticTokenFromEnv(artos.EnvToken)
 	var unset *apiauth.CredentialError
 	switch {
 	case errors.As(err, &unset) && unset.Unset:
-		fmt.Fprintln(out, apiauth.EnvArtosToken+" is not set: using the in-process fake (apiauthtest)")
+		fmt.Fprintln(out, artos.EnvToken+" is not set: using the in-process fake (apiauthtest)")
 		srv := apiauthtest.Start(apiauthtest.Config{})
 		defer srv.Close()
 		baseURL, opts.Base = srv.URL(apiauthtest.Artos), srv.Client().Transport
@@ -63,7 +64,7 @@ func run(ctx context.Context, out io.Writer) error {
 	case err != nil:
 		return err
 	default:
-		fmt.Fprintf(out, "using %s at %s\n", apiauth.EnvArtosToken, baseURL)
+		fmt.Fprintf(out, "using %s at %s\n", artos.EnvToken, baseURL)
 		cred = tok
 	}
 
@@ -71,15 +72,15 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	artos := apiauth.Artos{Client: client}
+	api := artos.Client{Client: client}
 
-	status, err := artos.SearchStatus(ctx)
+	status, err := api.SearchStatus(ctx)
 	if err != nil {
 		return fmt.Errorf("search status: %w", err)
 	}
 	fmt.Fprintln(out, "search status:", status.Status)
 
-	docs, err := artos.ListDocuments(ctx)
+	docs, err := api.ListDocuments(ctx)
 	switch {
 	case errors.Is(err, apiauth.ErrUnauthorized):
 		return fmt.Errorf("the token was refused (missing, malformed or expired; ask your administrator for a new one): %w", err)
@@ -93,7 +94,7 @@ func run(ctx context.Context, out io.Writer) error {
 		fmt.Fprintf(out, "  %s  %s\n", d.ID, d.Name)
 	}
 
-	templates, err := artos.ListTemplates(ctx)
+	templates, err := api.ListTemplates(ctx)
 	if err != nil {
 		return err
 	}

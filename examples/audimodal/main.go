@@ -24,9 +24,10 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
+	"github.com/apiauth/apiauth/audimodal"
 )
 
-// The example's settings besides apiauth.EnvAudiModalKey.
+// The example's settings besides audimodal.EnvAPIKey.
 const (
 	envBaseURL     = "AUDIMODAL_BASE_URL"
 	envOtherTenant = "AUDIMODAL_OTHER_TENANT_ID"
@@ -43,19 +44,19 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer) error {
-	baseURL := apiauth.AudiModalBaseURL
+	baseURL := audimodal.BaseURL
 	if v := os.Getenv(envBaseURL); v != "" {
 		baseURL = v
 	}
 	otherTenant := os.Getenv(envOtherTenant)
 	login := apiauth.Login{Email: os.Getenv(envEmail), Password: os.Getenv(envPassword), TenantID: os.Getenv(envTenant)}
-	opts := apiauth.ClientOptions{TenantHeader: apiauth.AudiModalTenantHeader}
+	opts := apiauth.ClientOptions{TenantHeader: audimodal.TenantHeader}
 	var loginHTTP *http.Client // nil: the login source's own client
 
-	key, err := apiauth.APIKeyFromEnv(apiauth.EnvAudiModalKey)
+	key, err := apiauth.APIKeyFromEnv(audimodal.EnvAPIKey)
 	var unset *apiauth.CredentialError
 	if errors.As(err, &unset) && unset.Unset {
-		fmt.Fprintln(out, apiauth.EnvAudiModalKey+" is not set: using the in-process fake (apiauthtest)")
+		fmt.Fprintln(out, audimodal.EnvAPIKey+" is not set: using the in-process fake (apiauthtest)")
 		srv := apiauthtest.Start(apiauthtest.Config{})
 		defer srv.Close()
 		baseURL, opts.Base, loginHTTP = srv.URL(apiauthtest.AudiModal), srv.Client().Transport, srv.Client()
@@ -72,13 +73,13 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	am := apiauth.AudiModal{Client: client}
+	am := audimodal.Client{Client: client}
 
 	h, err := am.Health(ctx)
 	if err != nil {
 		var apiErr *apiauth.Error
 		if errors.Is(err, apiauth.ErrInvalidAPIKey) && errors.As(err, &apiErr) {
-			return fmt.Errorf("%s was refused (%s): %w", apiauth.EnvAudiModalKey, apiErr.Code, err)
+			return fmt.Errorf("%s was refused (%s): %w", audimodal.EnvAPIKey, apiErr.Code, err)
 		}
 		return err
 	}
@@ -119,10 +120,10 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return listFiles(ctx, out, apiauth.AudiModal{Client: userClient})
+	return listFiles(ctx, out, audimodal.Client{Client: userClient})
 }
 
-func listFiles(ctx context.Context, out io.Writer, am apiauth.AudiModal) error {
+func listFiles(ctx context.Context, out io.Writer, am audimodal.Client) error {
 	files, err := am.ListFiles(ctx)
 	if err != nil {
 		return err

@@ -23,9 +23,10 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
+	"github.com/apiauth/apiauth/voltasis"
 )
 
-// The example's settings besides apiauth.EnvVoltasisAPIKey.
+// The example's settings besides voltasis.EnvAPIKey.
 const (
 	envBaseURL = "VOLTASIS_BASE_URL"
 	envOrgID   = "VOLTASIS_ORGANIZATION_ID"
@@ -40,17 +41,17 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer) error {
-	baseURL := apiauth.VoltasisBaseURL
+	baseURL := voltasis.BaseURL
 	if v := os.Getenv(envBaseURL); v != "" {
 		baseURL = v
 	}
 	otherOrg, write := os.Getenv(envOrgID), os.Getenv(envWrite) == "1"
-	opts := apiauth.ClientOptions{TenantHeader: apiauth.VoltasisTenantHeader}
+	opts := apiauth.ClientOptions{TenantHeader: voltasis.TenantHeader}
 
-	key, err := apiauth.StaticTokenFromEnv(apiauth.EnvVoltasisAPIKey)
+	key, err := apiauth.StaticTokenFromEnv(voltasis.EnvAPIKey)
 	var unset *apiauth.CredentialError
 	if errors.As(err, &unset) && unset.Unset {
-		fmt.Fprintln(out, apiauth.EnvVoltasisAPIKey+" is not set: using the in-process fake (apiauthtest)")
+		fmt.Fprintln(out, voltasis.EnvAPIKey+" is not set: using the in-process fake (apiauthtest)")
 		srv := apiauthtest.Start(apiauthtest.Config{})
 		defer srv.Close()
 		baseURL, opts.Base = srv.URL(apiauthtest.Voltasis), srv.Client().Transport
@@ -67,18 +68,18 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	voltasis := apiauth.Voltasis{Client: client}
+	api := voltasis.Client{Client: client}
 
-	me, err := voltasis.Me(ctx)
+	me, err := api.Me(ctx)
 	if errors.Is(err, apiauth.ErrUnauthorized) {
-		return fmt.Errorf("%s was refused (malformed, expired or revoked): %w", apiauth.EnvVoltasisAPIKey, err)
+		return fmt.Errorf("%s was refused (malformed, expired or revoked): %w", voltasis.EnvAPIKey, err)
 	} else if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "me: %s <%s> in %s (%s)\n", me.ID, me.Email, me.Organization.ID, me.Organization.Name)
 
 	if otherOrg != "" {
-		me, err := voltasis.Me(apiauth.WithTenant(ctx, otherOrg))
+		me, err := api.Me(apiauth.WithTenant(ctx, otherOrg))
 		switch {
 		case errors.Is(err, apiauth.ErrForbidden):
 			fmt.Fprintf(out, "acting in %s: refused, the key lacks the permission\n", otherOrg)
@@ -89,7 +90,7 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 	}
 
-	keys, err := voltasis.ListAPIKeys(ctx)
+	keys, err := api.ListAPIKeys(ctx)
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func run(ctx context.Context, out io.Writer) error {
 		fmt.Fprintf(out, "skipping the create-and-revoke round trip (set %s=1 to run it)\n", envWrite)
 		return nil
 	}
-	created, err := voltasis.CreateAPIKey(ctx, apiauth.VoltasisKeyRequest{
+	created, err := api.CreateAPIKey(ctx, voltasis.KeyRequest{
 		Name:      "apiauth example (revoked at once)",
 		Scopes:    []string{"read:users"},
 		ExpiresAt: time.Now().Add(time.Hour),
@@ -120,7 +121,7 @@ func run(ctx context.Context, out io.Writer) error {
 	revoked := false
 	defer func() { // on an early return, do not leave the key behind
 		if !revoked {
-			if err := voltasis.RevokeAPIKey(ctx, created.ID); err != nil {
+			if err := api.RevokeAPIKey(ctx, created.ID); err != nil {
 				fmt.Fprintf(out, "revoking %s failed, revoke it by hand: %v\n", created.ID, err)
 			}
 		}
@@ -129,15 +130,15 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if me, err = (apiauth.Voltasis{Client: newClient}).Me(ctx); err != nil {
+	if me, err = (voltasis.Client{Client: newClient}).Me(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "the new key works: %s in %s\n", me.ID, me.Organization.ID)
-	if err := voltasis.RevokeAPIKey(ctx, created.ID); err != nil {
+	if err := api.RevokeAPIKey(ctx, created.ID); err != nil {
 		return err
 	}
 	revoked = true
-	_, err = apiauth.Voltasis{Client: newClient}.Me(ctx)
+	_, err = voltasis.Client{Client: newClient}.Me(ctx)
 	if !errors.Is(err, apiauth.ErrUnauthorized) {
 		return fmt.Errorf("the revoked key was not refused: %v", err)
 	}
