@@ -16,7 +16,7 @@ import (
 var hsNames = []string{"Authorization", "X-Api-Key", "X-Org-Slug", "X-Tenant-Id", "X-Extra-Secret", "Accept", "X-Request-Id"}
 
 // hsEntry is one key of a fuzzed header map: name is a spelling of one of
-// hsNames (or a look-alike of one, with 'ſ' or 'K' for an 's' or a 'k'),
+// hsNames (or a look-alike of one, with 'ſ' or 'K' for an 's' or a 'k'),
 // values how many values it holds.
 type hsEntry struct {
 	name   string
@@ -56,7 +56,7 @@ func hsDecode(data []byte) []hsEntry {
 			if i := strings.IndexAny(key, "sS"); i >= 0 {
 				key = key[:i] + "ſ" + key[i+1:] // U+017F LATIN SMALL LETTER LONG S
 			} else if i := strings.IndexAny(key, "kK"); i >= 0 {
-				key = key[:i] + "K" + key[i+1:] // U+212A KELVIN SIGN
+				key = key[:i] + "\u212a" + key[i+1:] // U+212A KELVIN SIGN
 			}
 		}
 		out = append(out, hsEntry{name: key, values: int(next() & 3)})
@@ -151,7 +151,7 @@ func (cfg hsConfig) isCred(key string) bool {
 
 // hsSpellings returns the keys of h that are spellings of name, by
 // http.CanonicalHeaderKey (which leaves names holding non-ASCII bytes as
-// they are, so that 'ſ' and 'K' spell nothing), sorted byte-wise as
+// they are, so that 'ſ' and 'K' spell nothing), sorted byte-wise as
 // net/http writes them, and their values in that order.
 func hsSpellings(h http.Header, name string) (keys, values []string) {
 	for k := range h {
@@ -203,8 +203,9 @@ func FuzzHeaderSpellings(f *testing.F) {
 	f.Add(hsEncode(hsEntry{"X-Tenant-Id", 2}, hsEntry{"x-TENANT-id", 3}, hsEntry{"x-tenant-ID", 0}), "t") // many keys
 	f.Add(hsEncode(hsEntry{"AUTHORIZATION", 3}, hsEntry{"Authorization", 1}, hsEntry{"aUtHoRiZaTiOn", 2},
 		hsEntry{"x-extra-secret", 1}, hsEntry{"accept", 1}, hsEntry{"X-Request-Id", 2}), "")
-	f.Add(append(hsEncode(hsEntry{"x-api-key", 1}), 0x80|2, 0, 0, 1), "mine") // and a look-alike x-org-ſlug
-	f.Add(hsEncode(hsEntry{"x-tenant-id", 1}), "bad value")                   // an invalid override
+	f.Add(append(hsEncode(hsEntry{"x-api-key", 1}), 0x80|2, 0, 0, 1), "mine")     // and a look-alike x-org-ſlug
+	f.Add(append(hsEncode(hsEntry{"authorization", 1}), 0x80|1, 0, 0, 1), "mine") // and a look-alike x-api-\u212aey
+	f.Add(hsEncode(hsEntry{"x-tenant-id", 1}), "bad value")                       // an invalid override
 	f.Fuzz(func(t *testing.T, data []byte, override string) {
 		entries := hsDecode(data)
 		orig := http.Header{}
