@@ -27,6 +27,28 @@ func headerHas(h http.Header, name string) bool {
 	return false
 }
 
+// headerGet returns the first value of name under any spelling in h, the
+// one a server reading the request with http.Header.Get sees: net/http
+// writes the keys sorted byte-wise, and the server gathers them under one
+// name in that order. It returns "" if there is none, and does not
+// allocate.
+func headerGet(h http.Header, name string) string {
+	var first string
+	found := false
+	for k, vs := range h {
+		if len(vs) == 0 || !originEqualFold(k, name) {
+			continue
+		}
+		if !found || k < first {
+			first, found = k, true
+		}
+	}
+	if !found {
+		return ""
+	}
+	return h[first][0]
+}
+
 // headerDel deletes every spelling of name from h.
 func headerDel(h http.Header, name string) {
 	for k := range h {
