@@ -173,10 +173,10 @@ func (a *Auth) Validate() error {
 // redirect hop to a foreign origin: Authorization, X-Api-Key, X-Org-Slug,
 // the tenant header, and every name the credential reports through
 // [HeaderNamer]. Each is removed under every spelling of its name (compared
-// under ASCII case folding), not only the canonical one. Cookie is not among them: no apiauth credential is a cookie,
-// net/http drops a hand-set Cookie header on redirects to other domains, and
-// a cookie jar scopes its own cookies. It returns nil if the configuration is
-// invalid.
+// under ASCII case folding), not only the canonical one. Cookie is not among
+// them: no apiauth credential is a cookie, net/http drops a hand-set Cookie
+// header on redirects to other domains, and a cookie jar scopes its own
+// cookies. It returns nil if the configuration is invalid.
 func (a *Auth) StrippedHeaders() []string {
 	c, err := a.config()
 	if err != nil {
