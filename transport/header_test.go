@@ -1,9 +1,11 @@
 package transport
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestDefaultIdentitySpellings checks that Pace's default identity reads a
@@ -63,5 +65,43 @@ func TestHeaderHelpersASCIIOnly(t *testing.T) {
 	want := http.Header{"X-Org-Slug": {"z"}, "x-org-ſlug": {"c"}, "x-api-\u212aey": {"e"}}
 	if !hsHeaderEqual(h, want) {
 		t.Errorf("after headerSet and headerDel: %q, want %q", h, want)
+	}
+}
+
+// TestRetryIdempotencyKeySpellings checks that a caller's own idempotency
+// key, set by hand under a lower-case name, is recognized: the retry layer
+// neither adds a second key beside it (the server would read the added one
+// first) nor, for a POST carrying it, refuses to retry.
+func TestRetryIdempotencyKeySpellings(t *testing.T) {
+	for _, name := range []string{"idempotency-key", "IDEMPOTENCY-KEY", "x-idempotency-key"} {
+		var sent []http.Header
+		r := &Retry{
+			Base: authRT(func(req *http.Request) (*http.Response, error) {
+				sent = append(sent, req.Header.Clone())
+				status := http.StatusServiceUnavailable
+				if len(sent) > 1 {
+					status = http.StatusOK
+				}
+				return &http.Response{StatusCode: status, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+			}),
+			RetryOptions: RetryOptions{AddIdempotencyKey: true, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond},
+		}
+		req := authNewReq(t, context.Background(), http.MethodPost, "https://api.test/v1/charges", nil)
+		req.Header[name] = []string{"mine"}
+		resp, err := r.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		resp.Body.Close()
+		if len(sent) != 2 {
+			t.Fatalf("%s: %d attempts, want 2 (a POST with its own key is retried)", name, len(sent))
+		}
+		for i, h := range sent {
+			_, keys := hsSpellings(h, "Idempotency-Key")
+			_, xkeys := hsSpellings(h, "X-Idempotency-Key")
+			if got := append(keys, xkeys...); !slices.Equal(got, []string{"mine"}) {
+				t.Errorf("%s, attempt %d: idempotency keys sent %q, want only the caller's [mine]", name, i+1, got)
+			}
+		}
 	}
 }

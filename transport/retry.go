@@ -534,11 +534,11 @@ func retryIdempotentMethod(method string) bool {
 }
 
 // retryHasKey reports whether h carries an idempotency key, possibly with a
-// nil value.
+// nil value, under any spelling of its name: a key set by hand as
+// req.Header["idempotency-key"] is sent as it is, and adding a second one
+// beside it would make the server see the added key first.
 func retryHasKey(h http.Header) bool {
-	_, ok := h["Idempotency-Key"]
-	_, okX := h["X-Idempotency-Key"]
-	return ok || okX
+	return headerHas(h, "Idempotency-Key") || headerHas(h, "X-Idempotency-Key")
 }
 
 // retrySafe reports whether req may be sent more than once.
