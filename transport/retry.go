@@ -150,12 +150,13 @@ type RetryOptions struct {
 //
 // A 429 is always retried because the server refused the request before
 // processing it. A request "has an Idempotency-Key" when its header map holds
-// Idempotency-Key or X-Idempotency-Key, even with a nil value (the net/http
-// convention for "idempotent, but send no key"); [Retry.AddIdempotencyKey]
-// adds one. Connection errors exclude the context's own errors, TLS
-// certificate failures, malformed requests (go-retryablehttp's
-// DefaultRetryPolicy decides those), and errors from the other apiauth layers
-// (those matching an apiauth.Err* sentinel, and [*RateLimitError]).
+// Idempotency-Key or X-Idempotency-Key under any spelling of the name, even
+// with a nil value (the net/http convention for "idempotent, but send no
+// key"); [Retry.AddIdempotencyKey] adds one. Connection errors exclude the
+// context's own errors, TLS certificate failures, malformed requests
+// (go-retryablehttp's DefaultRetryPolicy decides those), and errors from the
+// other apiauth layers (those matching an apiauth.Err* sentinel, and
+// [*RateLimitError]).
 //
 // # Waits
 //
