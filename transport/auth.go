@@ -75,7 +75,11 @@ type AuthOptions struct {
 //     https -> http, and also the last hop of a -> b -> a), sends none of
 //     its headers and strips the credential headers the caller set by hand,
 //     since net/http copies headers such as x-api-key to every hop: see
-//     [Auth.StrippedHeaders];
+//     [Auth.StrippedHeaders]. Every spelling of a name is stripped, so a
+//     key set directly as req.Header["x-api-key"] goes too;
+//   - on a request it attaches to, replaces every spelling of a header it
+//     sets: a hand-set req.Header["x-tenant-id"] never travels beside the
+//     override;
 //   - refuses to send a credential over plain http:// to a host that is not
 //     loopback unless [Auth.AllowInsecure] is set (an [*InsecureError]);
 //   - after a 401 answer, when the credential implements [Invalidator],
@@ -168,10 +172,11 @@ func (a *Auth) Validate() error {
 // StrippedHeaders returns the canonical names of the headers removed from a
 // redirect hop to a foreign origin: Authorization, X-Api-Key, X-Org-Slug,
 // the tenant header, and every name the credential reports through
-// [HeaderNamer]. Cookie is not among them: no apiauth credential is a cookie,
-// net/http drops a hand-set Cookie header on redirects to other domains, and
-// a cookie jar scopes its own cookies. It returns nil if the configuration is
-// invalid.
+// [HeaderNamer]. Each is removed under every spelling of its name (compared
+// under ASCII case folding), not only the canonical one. Cookie is not among
+// them: no apiauth credential is a cookie, net/http drops a hand-set Cookie
+// header on redirects to other domains, and a cookie jar scopes its own
+// cookies. It returns nil if the configuration is invalid.
 func (a *Auth) StrippedHeaders() []string {
 	c, err := a.config()
 	if err != nil {
@@ -294,7 +299,7 @@ func (a *Auth) RoundTrip(req *http.Request) (*http.Response, error) {
 			return c.send(req)
 		}
 		r2 := authClone(req, 1)
-		r2.Header.Set(c.tenantHeader, tenant)
+		headerSet(r2.Header, c.tenantHeader, tenant)
 		return c.send(r2)
 	}
 	if !c.allowInsecure && originPlainHTTP(req.URL) {
@@ -303,13 +308,14 @@ func (a *Auth) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	r2 := authClone(req, 3)
+	c.canonicalize(r2.Header)
 	used, err := c.cred.Apply(ctx, r2.Header)
 	if err != nil {
 		authCloseBody(req)
 		return nil, fmt.Errorf("apiauth: attach credential: %w", err)
 	}
 	if tenant != "" {
-		r2.Header.Set(c.tenantHeader, tenant)
+		headerSet(r2.Header, c.tenantHeader, tenant)
 	}
 	resp, err := c.send(r2)
 	if err != nil || resp == nil || resp.StatusCode != http.StatusUnauthorized || c.inv == nil {
@@ -339,6 +345,7 @@ func (c *authConfig) reauth(req *http.Request, resp *http.Response, used any, te
 	dropped := c.inv.InvalidateCredential(used)
 	r3 := authClone(req, 3)
 	r3.Body = body
+	c.canonicalize(r3.Header)
 	if _, err := c.cred.Apply(ctx, r3.Header); err != nil {
 		if body != nil {
 			body.Close()
@@ -347,7 +354,7 @@ func (c *authConfig) reauth(req *http.Request, resp *http.Response, used any, te
 		return resp, nil
 	}
 	if tenant != "" {
-		r3.Header.Set(c.tenantHeader, tenant)
+		headerSet(r3.Header, c.tenantHeader, tenant)
 	}
 	c.log(ctx, slog.LevelDebug, "apiauth: 401: retrying once with a renewed credential", req, slog.Bool("dropped", dropped))
 	authDrain(resp.Body)
@@ -415,11 +422,12 @@ func (c *authConfig) send(r *http.Request) (*http.Response, error) {
 }
 
 // stripped returns req unchanged if it carries none of the credential
-// headers, or else a copy without them.
+// headers, or else a copy without them. Every spelling of a name counts: a
+// key set by hand as req.Header["x-api-key"] is sent by net/http as it is.
 func (c *authConfig) stripped(req *http.Request) *http.Request {
 	found := false
 	for _, name := range c.strip {
-		if _, ok := req.Header[name]; ok {
+		if headerHas(req.Header, name) {
 			found = true
 			break
 		}
@@ -429,9 +437,19 @@ func (c *authConfig) stripped(req *http.Request) *http.Request {
 	}
 	r2 := authClone(req, 0)
 	for _, name := range c.strip {
-		delete(r2.Header, name)
+		headerDel(r2.Header, name)
 	}
 	return r2
+}
+
+// canonicalize gathers every hand-set spelling of each credential and
+// tenant header of h under its canonical name (see [headerCanonicalize]),
+// so that the credential's Apply, which sets canonical keys, replaces the
+// caller's value instead of travelling beside it.
+func (c *authConfig) canonicalize(h http.Header) {
+	for _, name := range c.strip {
+		headerCanonicalize(h, name)
+	}
 }
 
 // authClone returns a shallow copy of r with a header map of its own, room

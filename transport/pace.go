@@ -166,12 +166,14 @@ type Pace struct {
 
 // DefaultIdentity is the default [Pace.Identity]: the first 16 bytes, in hex,
 // of the SHA-256 of the request's Authorization and X-Api-Key headers, or ""
-// when both are empty. Note that [Auth] sets these headers after Pace runs
+// when both are empty. Each header is read under any spelling of its name
+// (a key set by hand as req.Header["x-api-key"] counts), as the server
+// would read it. Note that [Auth] sets these headers after Pace runs
 // when it sits below Pace in the stack; the root package then passes an
 // Identity that names the credential instead.
 func DefaultIdentity(req *http.Request) string {
-	a := req.Header.Get("Authorization")
-	k := req.Header.Get("X-Api-Key")
+	a := headerGet(req.Header, "Authorization")
+	k := headerGet(req.Header, "X-Api-Key")
 	if a == "" && k == "" {
 		return ""
 	}

@@ -150,12 +150,13 @@ type RetryOptions struct {
 //
 // A 429 is always retried because the server refused the request before
 // processing it. A request "has an Idempotency-Key" when its header map holds
-// Idempotency-Key or X-Idempotency-Key, even with a nil value (the net/http
-// convention for "idempotent, but send no key"); [Retry.AddIdempotencyKey]
-// adds one. Connection errors exclude the context's own errors, TLS
-// certificate failures, malformed requests (go-retryablehttp's
-// DefaultRetryPolicy decides those), and errors from the other apiauth layers
-// (those matching an apiauth.Err* sentinel, and [*RateLimitError]).
+// Idempotency-Key or X-Idempotency-Key under any spelling of the name, even
+// with a nil value (the net/http convention for "idempotent, but send no
+// key"); [Retry.AddIdempotencyKey] adds one. Connection errors exclude the
+// context's own errors, TLS certificate failures, malformed requests
+// (go-retryablehttp's DefaultRetryPolicy decides those), and errors from the
+// other apiauth layers (those matching an apiauth.Err* sentinel, and
+// [*RateLimitError]).
 //
 // # Waits
 //
@@ -534,11 +535,11 @@ func retryIdempotentMethod(method string) bool {
 }
 
 // retryHasKey reports whether h carries an idempotency key, possibly with a
-// nil value.
+// nil value, under any spelling of its name: a key set by hand as
+// req.Header["idempotency-key"] is sent as it is, and adding a second one
+// beside it would make the server see the added key first.
 func retryHasKey(h http.Header) bool {
-	_, ok := h["Idempotency-Key"]
-	_, okX := h["X-Idempotency-Key"]
-	return ok || okX
+	return headerHas(h, "Idempotency-Key") || headerHas(h, "X-Idempotency-Key")
 }
 
 // retrySafe reports whether req may be sent more than once.
