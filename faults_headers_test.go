@@ -75,6 +75,7 @@ func fltHeaderCases() []fltCase {
 				if len(got) != 1 || !slices.Equal(got[0], []string{"mine"}) {
 					t.Errorf("X-Tenant-Id values per request: %q, want one request with [\"mine\"]", got)
 				}
+				//lint:ignore SA1008 the non-canonical key is the point of the row
 				if v := req.Header["x-tenant-id"]; !slices.Equal(v, []string{"victim"}) {
 					t.Errorf("the caller's request was modified: x-tenant-id = %q", v)
 				}

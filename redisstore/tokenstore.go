@@ -170,7 +170,7 @@ func (s *TokenStore) LoadToken(ctx context.Context, key string) (*apiauth.Token,
 	if err != nil {
 		return nil, fmt.Errorf("apiauth: redisstore: loading a token: %w", err)
 	}
-	return s.codec.decode(rk, data)
+	return s.codec.Decode(rk, data)
 }
 
 // StoreToken saves tok under key, replacing any previous token, with a TTL
@@ -183,7 +183,7 @@ func (s *TokenStore) StoreToken(ctx context.Context, key string, tok *apiauth.To
 		return errors.New("apiauth: redisstore: no token to store")
 	}
 	rk := s.ks.key(s.ks.id(key), "token")
-	data, err := s.codec.encode(rk, tok)
+	data, err := s.codec.Encode(rk, tok)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package redisstore
+package tokencodec
 
 import (
 	"bytes"
@@ -21,16 +21,16 @@ func TestCodecRoundTrip(t *testing.T) {
 			Extra: map[string]any{"user": map[string]any{"id": "u", "n": 1.5, "l": []any{"x", nil, false}}}},
 	}
 	for _, key := range [][]byte{nil, testKey} {
-		c, err := newCodec(key)
+		c, err := New(key, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, tok := range toks {
-			data, err := c.encode("k", tok)
+			data, err := c.Encode("k", tok)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := c.decode("k", data)
+			got, err := c.Decode("k", data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,25 +49,25 @@ func TestCodecRoundTrip(t *testing.T) {
 // Sealing uses a fresh nonce each time: the same token never gives the same
 // entry twice.
 func TestCodecFreshNonces(t *testing.T) {
-	c, _ := newCodec(testKey)
+	c, _ := New(testKey, "test")
 	tok := &apiauth.Token{AccessToken: "a"}
-	a, _ := c.encode("k", tok)
-	b, _ := c.encode("k", tok)
+	a, _ := c.Encode("k", tok)
+	b, _ := c.Encode("k", tok)
 	if bytes.Equal(a, b) {
 		t.Error("two sealings of one token are equal")
 	}
 }
 
-// FuzzDecode feeds decode arbitrary entries (what Redis hands back is
-// untrusted): it never panics, every failure wraps errCorrupt, and what it
+// FuzzDecode feeds Decode arbitrary entries (what a store hands back is
+// untrusted): it never panics, every failure wraps ErrCorrupt, and what it
 // accepts encodes and decodes back to itself.
 func FuzzDecode(f *testing.F) {
-	plain, _ := newCodec(nil)
-	sealed, _ := newCodec(testKey)
+	plain, _ := New(nil, "test")
+	sealed, _ := New(testKey, "test")
 	tok := &apiauth.Token{AccessToken: "eyJ.a.b", TokenType: "Bearer", RefreshToken: "r",
 		Expiry: time.Unix(1893456000, 0), Extra: map[string]any{"user": map[string]any{"id": "u"}}}
-	for _, c := range []codec{plain, sealed} {
-		data, _ := c.encode("k", tok)
+	for _, c := range []Codec{plain, sealed} {
+		data, _ := c.Encode("k", tok)
 		f.Add(data, c.aead != nil)
 	}
 	for _, s := range []string{"", "\x01", "\x01\x00", "\x01\x00{}", "\x01\x00{\"a\":\"x\",\"e\":-1}", "\x01\x01" + strings.Repeat("\x00", 40), "\x02\x00{\"a\":\"x\"}", "\x01\x00null", "\x01\x00{\"a\":\"x\",\"x\":{\"k\":[1,{\"z\":null}]}}"} {
@@ -78,21 +78,21 @@ func FuzzDecode(f *testing.F) {
 		if useKey {
 			c = sealed
 		}
-		got, err := c.decode("k", data)
+		got, err := c.Decode("k", data)
 		if err != nil {
-			if !errors.Is(err, errCorrupt) {
-				t.Fatalf("error %v does not wrap errCorrupt", err)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
 			}
 			return
 		}
 		if got.AccessToken == "" {
 			t.Fatal("decoded a token without access token")
 		}
-		again, err := c.encode("k", got)
+		again, err := c.Encode("k", got)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := c.decode("k", again)
+		back, err := c.Decode("k", again)
 		if err != nil {
 			t.Fatal(err)
 		}
