@@ -504,6 +504,12 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = errors.New("apiauth: token source returned no access token")
 	}
+	if err == nil {
+		// Whatever the source, a token that cannot go into a header is a
+		// failed refresh (backed off and retried), never an entry that
+		// fails every request before it is sent.
+		err = checkTokenHeader(tok, "token source's")
+	}
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		err = fmt.Errorf("%w (%w)", err, ctx.Err())
 	}
@@ -526,7 +532,7 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 // adoptable reports whether st, loaded from the store, can replace base as
 // it is: another token, not yet stale.
 func (c *TokenCache) adoptable(st, base *Token) bool {
-	if st == nil || st.AccessToken == "" || (base != nil && st.AccessToken == base.AccessToken) {
+	if st == nil || st.AccessToken == "" || (base != nil && st.AccessToken == base.AccessToken) || checkTokenHeader(st, "") != nil {
 		return false
 	}
 	return time.Now().Before(c.newEntry(st, time.Now()).staleAt)

@@ -243,6 +243,9 @@ func (r *accessTokenResponse) token(path string, received time.Time) (*Token, er
 		return nil, fmt.Errorf("apiauth: token response from %s has no access_token", path)
 	}
 	tok := &Token{AccessToken: r.AccessToken, TokenType: r.TokenType}
+	if err := checkTokenHeader(tok, "token response from "+path); err != nil {
+		return nil, err
+	}
 	if exp, ok := tokenExpiry(tok, received, 0); ok {
 		tok.Expiry = exp
 	}
@@ -373,6 +376,9 @@ func (r *loginResponse) token(path string, received time.Time) (*Token, error) {
 		return nil, fmt.Errorf("apiauth: token response from %s has no access_token", path)
 	}
 	tok := &Token{AccessToken: r.AccessToken, RefreshToken: r.RefreshToken, TokenType: r.TokenType}
+	if err := checkTokenHeader(tok, "token response from "+path); err != nil {
+		return nil, err
+	}
 	if r.ExpiresIn != "" {
 		// Past ten years the figure is nonsense (and would overflow a
 		// Duration further on): treat it as unknown.
