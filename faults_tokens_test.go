@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +62,83 @@ func fltTokenCases() []fltCase {
 				*s = srv
 				c := fltClient(t, srv.URL, fltLoginCache(t, srv.URL, apiauth.CacheOptions{}), apiauth.ClientOptions{})
 				_, err := c.Get(ctx, "v1/files", nil)
+				return fltOutcome{err: err}
+			},
+		},
+
+		// Row 9: a token answer must be 2xx. The token sources follow no
+		// redirect, so a 3xx with a token in its body reaches them.
+		{
+			name: "token endpoint answers 302 (no Location) with an access_token body",
+			want: "ErrTokenRefresh wrapping *apiauth.Error{302}; the token is not adopted, the API is not called", match: []fltMatch{refresh, fltStatus(302)}, api: 0, token: 1,
+			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
+				mux := http.NewServeMux()
+				mux.Handle("POST /get-access-token", fltJSON(302, `{"access_token":"`+fltOpaque+`"}`))
+				mux.Handle("/", fltJSON(200, `[]`))
+				srv := fltServe(t, mux)
+				*s = srv
+				c := fltClient(t, srv.URL, fltArtosCache(t, srv.URL, apiauth.CacheOptions{}), apiauth.ClientOptions{})
+				_, err := c.Get(ctx, "api/v1/documents/", nil)
+				return fltOutcome{err: err}
+			},
+		},
+		{
+			name: "token endpoint answers 307 to the same origin, with an access_token body",
+			want: "ErrTokenRefresh wrapping *apiauth.Error{307}: not followed (the request carries a secret), not adopted", match: []fltMatch{refresh, fltStatus(307)}, api: 0, token: 1,
+			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
+				mux := http.NewServeMux()
+				mux.HandleFunc("POST /get-access-token", func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Location", "/v2/get-access-token")
+					fltJSON(307, `{"access_token":"`+fltOpaque+`"}`)(w, r)
+				})
+				mux.Handle("POST /v2/get-access-token", fltJSON(200, `{"access_token":"`+fltOpaque+`"}`))
+				mux.Handle("/", fltJSON(200, `[]`))
+				srv := fltServe(t, mux)
+				*s = srv
+				c := fltClient(t, srv.URL, fltArtosCache(t, srv.URL, apiauth.CacheOptions{}), apiauth.ClientOptions{})
+				_, err := c.Get(ctx, "api/v1/documents/", nil)
+				return fltOutcome{err: err}
+			},
+		},
+		{
+			name: "AudiModal login answers 303 with a token body",
+			want: "ErrTokenRefresh wrapping *apiauth.Error{303}; the API is not called", match: []fltMatch{refresh, fltStatus(303)}, api: 0, token: 1,
+			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
+				mux := http.NewServeMux()
+				mux.Handle("POST /v1/auth/login", fltJSON(303, `{"access_token":"`+fltOpaque+`","refresh_token":"r1","expires_in":3600}`))
+				mux.Handle("/", fltJSON(200, `[]`))
+				srv := fltServe(t, mux)
+				*s = srv
+				c := fltClient(t, srv.URL, fltLoginCache(t, srv.URL, apiauth.CacheOptions{}), apiauth.ClientOptions{})
+				_, err := c.Get(ctx, "v1/files", nil)
+				return fltOutcome{err: err}
+			},
+		},
+		{
+			name: "AudiModal refresh (after a 401) answers 302 with a new token in its body",
+			want: "ErrUnauthorized: the 401 answer; the refresh fails with *apiauth.Error{302}, its token is never sent", match: []fltMatch{fltIs(apiauth.ErrUnauthorized, "ErrUnauthorized"), fltStatus(401)}, api: 1, token: 2,
+			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
+				const second = "second-0123456789abcdef"
+				mux := http.NewServeMux()
+				mux.Handle("POST /v1/auth/login", fltJSON(200, `{"access_token":"`+fltOpaque+`","refresh_token":"r1","expires_in":3600}`))
+				mux.Handle("POST /v1/auth/refresh", fltJSON(302, `{"access_token":"`+second+`","refresh_token":"r2","expires_in":3600}`))
+				mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+					if r.Header.Get("Authorization") == "Bearer "+second {
+						fltJSON(200, `[]`)(w, r)
+						return
+					}
+					fltJSON(401, `{"detail":"Invalid authentication credentials"}`)(w, r)
+				})
+				srv := fltServe(t, mux)
+				*s = srv
+				var cause atomic.Pointer[error]
+				cache := fltLoginCache(t, srv.URL, apiauth.CacheOptions{OnRefreshError: func(err error, _ time.Time) { cause.Store(&err) }})
+				c := fltClient(t, srv.URL, cache, apiauth.ClientOptions{})
+				_, err := c.Get(ctx, "v1/files", nil)
+				var apiErr *apiauth.Error
+				if p := cause.Load(); p == nil || !errors.As(*p, &apiErr) || apiErr.StatusCode != 302 {
+					t.Errorf("refresh error %v, want *apiauth.Error{302}", cause.Load())
+				}
 				return fltOutcome{err: err}
 			},
 		},

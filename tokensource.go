@@ -104,8 +104,10 @@ func joinPath(base *url.URL, p string) *url.URL {
 	return &u
 }
 
-// postJSON sends body as JSON to u and decodes a 2xx answer into out. A
-// non-2xx answer becomes the error CheckResponse returns for it.
+// postJSON sends body as JSON to u and decodes a 2xx answer into out. An
+// answer of 400 or more becomes the error CheckResponse returns for it; any
+// other answer that is not 2xx becomes an [*Error] with its status and no
+// body.
 func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -129,6 +131,13 @@ func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any) err
 	defer resp.Body.Close()
 	if err := CheckResponse(resp); err != nil {
 		return err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// A token answer is a 2xx answer. A 3xx (redirects are not
+		// followed), a 304 or a stray 1xx is refused whatever its body
+		// holds, and the body, which may hold a token, is not kept.
+		apiErr := &Error{StatusCode: resp.StatusCode, Method: req.Method, Path: redactURLPath(u.EscapedPath()), RequestID: requestID(resp.Header)}
+		return fmt.Errorf("apiauth: token endpoint %s answered %d, want 2xx: %w", u.Path, resp.StatusCode, apiErr)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, s.maxResp+1))
 	if err != nil {
