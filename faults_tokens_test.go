@@ -2,6 +2,8 @@ package apiauth_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync/atomic"
@@ -142,6 +144,37 @@ func fltTokenCases() []fltCase {
 				return fltOutcome{err: err}
 			},
 		},
+
+		// Row 11: a token expired on arrival is a failed refresh, backed
+		// off, not a fetch per request. (A JWT with an iat is corrected for
+		// skew and is not expired on arrival: see the row "token endpoint
+		// answers 200 with an already expired JWT".)
+		{
+			name: "token endpoint answers 200 with JWTs expired on arrival (no iat), 5 calls",
+			want: "ErrTokenRefresh wrapping ErrTokenExpiredOnArrival for each call; one token request (backoff), the API is not called", match: []fltMatch{refresh, fltIs(apiauth.ErrTokenExpiredOnArrival, "ErrTokenExpiredOnArrival")}, api: 0, token: 1,
+			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
+				mux := http.NewServeMux()
+				mux.HandleFunc("POST /get-access-token", func(w http.ResponseWriter, r *http.Request) {
+					jwt := fltUnsignedJWT(t, map[string]any{"sub": apiauthtest.ArtosUserID, "jti": time.Now().Format(time.RFC3339Nano), "exp": time.Now().Add(-time.Minute).Unix()})
+					fltJSON(200, `{"access_token":"`+jwt+`"}`)(w, r)
+				})
+				mux.Handle("/", fltJSON(200, `[]`))
+				srv := fltServe(t, mux)
+				*s = srv
+				c := fltClient(t, srv.URL, fltArtosCache(t, srv.URL, apiauth.CacheOptions{}), apiauth.ClientOptions{})
+				var first error
+				for i := range 5 {
+					_, err := c.Get(ctx, "api/v1/documents/", nil)
+					if !errors.Is(err, apiauth.ErrTokenExpiredOnArrival) {
+						t.Errorf("call %d: %v, want ErrTokenExpiredOnArrival", i, err)
+					}
+					if first == nil {
+						first = err
+					}
+				}
+				return fltOutcome{err: first}
+			},
+		},
 	}
 }
 
@@ -157,4 +190,16 @@ func fltLoginCache(t *testing.T, base string, o apiauth.CacheOptions) *apiauth.T
 	c := apiauth.NewTokenCache(src, &o)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// fltUnsignedJWT returns a JWT with claims and an empty signature: the
+// cache reads the claims of a token without verifying it.
+func fltUnsignedJWT(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc(b) + ".c2ln"
 }

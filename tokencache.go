@@ -144,6 +144,15 @@ func (s *MemoryStore) StoreToken(_ context.Context, key string, tok *Token) erro
 // does until shortly before expiry. The cache tries again after a backoff.
 var ErrTokenUnchanged = errors.New("apiauth: token source returned the same token")
 
+// ErrTokenExpiredOnArrival is the cause reported when a refresh returned a
+// token that had expired by the time it was received: its expiry (from the
+// source, or from the JWT claims, corrected for clock skew when the JWT has
+// an iat) is at or before the moment it arrived. The cache does not adopt
+// it, nor save it to its store: it counts the refresh as failed and tries
+// again after the backoff (MinBackoff, MaxBackoff), so that an endpoint
+// handing out expired tokens is not called once per request.
+var ErrTokenExpiredOnArrival = errors.New("apiauth: token source returned a token that had already expired")
+
 // RefreshError reports that no valid token could be obtained: the last
 // refresh failed and the cached token, if any, is no longer valid. It matches
 // [ErrTokenRefresh] under errors.Is and unwraps to the cause.
@@ -509,6 +518,14 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 		// failed refresh (backed off and retried), never an entry that
 		// fails every request before it is sent.
 		err = checkTokenHeader(tok, "token source's")
+	}
+	if err == nil {
+		// A token with no life left would be served to no one (it is
+		// past its margin) and refetched by every request.
+		now := time.Now()
+		if exp, ok := tokenExpiry(tok, now, c.opts.MaxTokenSize); ok && !exp.After(now) {
+			err = ErrTokenExpiredOnArrival
+		}
 	}
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		err = fmt.Errorf("%w (%w)", err, ctx.Err())
