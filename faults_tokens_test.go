@@ -5,10 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
@@ -175,6 +179,58 @@ func fltTokenCases() []fltCase {
 				return fltOutcome{err: first}
 			},
 		},
+
+		// Row 8: shutdown in bounded time over an oauth2 source (no
+		// context) whose Token blocks.
+		{
+			name: "TokenCache.Close over FromOAuth2 whose Token() blocks forever",
+			want: "Close returns at once (nil); the waiting call gets ErrClosed; the blocked call is released by its owner, no goroutine left", match: []fltMatch{fltIs(apiauth.ErrClosed, "ErrClosed")}, api: 0, token: 0,
+			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
+				srv := fltServe(t, fltJSON(200, `[]`))
+				*s = srv
+				entered, release := make(chan struct{}, 1), make(chan struct{})
+				var once sync.Once
+				free := func() { once.Do(func() { close(release) }) }
+				defer free() // the user's blocked goroutine is the user's to release
+				ts := fltOAuth2Func(func() (*oauth2.Token, error) {
+					select {
+					case entered <- struct{}{}:
+					default:
+					}
+					<-release
+					return &oauth2.Token{AccessToken: fltOpaque}, nil
+				})
+				cache := apiauth.NewTokenCache(apiauth.FromOAuth2(ts), nil)
+				c := fltClient(t, srv.URL, cache, apiauth.ClientOptions{})
+				got := make(chan error, 1)
+				go func() {
+					_, err := c.Get(ctx, "v1/files", nil)
+					got <- err
+				}()
+				select {
+				case <-entered:
+				case <-ctx.Done():
+					t.Fatal("the oauth2 source was never called")
+				}
+				closed := make(chan error, 1)
+				start := time.Now()
+				go func() { closed <- cache.Close() }()
+				select {
+				case err := <-closed:
+					if err != nil {
+						t.Errorf("Close: %v, want nil", err)
+					}
+				case <-time.After(2 * time.Second):
+					t.Errorf("Close still blocked after 2 s")
+					free()
+					<-closed
+				}
+				d := time.Since(start)
+				err := <-got
+				free()
+				return fltOutcome{err: err, note: fmt.Sprintf(": Close took %s", d.Round(time.Millisecond))}
+			},
+		},
 	}
 }
 
@@ -203,3 +259,8 @@ func fltUnsignedJWT(t *testing.T, claims map[string]any) string {
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc(b) + ".c2ln"
 }
+
+// fltOAuth2Func adapts a function to oauth2.TokenSource.
+type fltOAuth2Func func() (*oauth2.Token, error)
+
+func (f fltOAuth2Func) Token() (*oauth2.Token, error) { return f() }

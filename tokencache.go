@@ -670,9 +670,18 @@ func (c *TokenCache) Apply(ctx context.Context, h http.Header) (any, error) {
 	return e.tok, nil
 }
 
+// closeWait bounds how long Close waits for a cancelled refresh to end.
+const closeWait = 5 * time.Second
+
 // Close stops the cache: it cancels a refresh in flight, waits for its
 // goroutine to end, and makes later calls to Token fail with [ErrClosed].
 // It is safe to call more than once.
+//
+// Close returns in bounded time. A source that honours its context (as
+// [TokenSource] requires, and the sources of this package and [FromOAuth2]
+// do) ends at once; for one that does not, Close waits at most 5 s and then
+// returns an error saying so, leaving the refresh's goroutine to end when
+// the source returns (its result is discarded).
 func (c *TokenCache) Close() error {
 	c.mu.Lock()
 	c.closed = true
@@ -682,8 +691,19 @@ func (c *TokenCache) Close() error {
 	}
 	c.mu.Unlock()
 	c.cancel()
-	c.wg.Wait()
-	return nil
+	done := make(chan struct{})
+	go func() {
+		c.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("apiauth: token cache closed with a refresh still running after %s: its source (%T) ignores its context", closeWait, c.src)
+	}
 }
 
 // String describes the cache by its source's type. It reads none of the
