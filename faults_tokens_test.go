@@ -179,6 +179,36 @@ func fltTokenCases() []fltCase {
 				return fltOutcome{err: first}
 			},
 		},
+		{
+			name: "token endpoint answers 200 with JWTs the API finds expired (skew-corrected here), 20 calls",
+			want: "ErrUnauthorized (the 401) for the first two calls (the renewed token is rejected on the retry, then on the next call), then ErrTokenRefresh wrapping ErrTokenRejected during the backoff: 2 token requests, not one per call", match: []fltMatch{fltIs(apiauth.ErrUnauthorized, "ErrUnauthorized")}, api: 3, token: 2,
+			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
+				var fk *apiauthtest.Server
+				fk, srv := fltFake(t, apiauthtest.Config{}, map[string]http.HandlerFunc{
+					"POST /artos/get-access-token": func(w http.ResponseWriter, _ *http.Request) {
+						fltJSON(200, `{"access_token":"`+fk.MintArtosToken(apiauthtest.ArtosUserID, -time.Minute)+`"}`)(w, nil)
+					},
+				})
+				*s = srv
+				cache := fltArtosCache(t, srv.URL+"/artos", apiauth.CacheOptions{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Second})
+				c := fltClient(t, srv.URL+"/artos", cache, apiauth.ClientOptions{})
+				var first error
+				for i := range 20 {
+					_, err := c.Get(ctx, "api/v1/documents/", nil)
+					switch {
+					case i == 0:
+						first = err
+					case i == 1:
+						if !errors.Is(err, apiauth.ErrUnauthorized) {
+							t.Errorf("call %d: %v, want ErrUnauthorized", i, err)
+						}
+					case !errors.Is(err, apiauth.ErrTokenRejected) || !errors.Is(err, apiauth.ErrTokenRefresh):
+						t.Errorf("call %d: %v, want ErrTokenRefresh wrapping ErrTokenRejected", i, err)
+					}
+				}
+				return fltOutcome{err: first}
+			},
+		},
 
 		// Row 8: shutdown in bounded time over an oauth2 source (no
 		// context) whose Token blocks.

@@ -167,3 +167,30 @@ func TestCacheExpiredOnArrivalKeepsValidToken(t *testing.T) {
 		}
 	})
 }
+
+// TestCacheInvalidateValidReplacementRenewsAtOnce: the rejection backoff
+// is for JWTs already past their exp; a replacement token that is valid by
+// its claims and invalidated again (revoked) is renewed at once.
+func TestCacheInvalidateValidReplacementRenewsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &countingSource{life: time.Hour}
+		c := NewTokenCache(src, nil)
+		defer c.Close()
+		for i := range 3 {
+			tok, err := c.Token(context.Background())
+			if err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+			if !c.Invalidate(tok) {
+				t.Fatalf("round %d: Invalidate refused the current token", i)
+			}
+			synctest.Wait()
+		}
+		if _, err := c.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := src.count(); n != 4 {
+			t.Errorf("%d fetches, want 4 (one per invalidation, no backoff)", n)
+		}
+	})
+}
