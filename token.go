@@ -175,3 +175,21 @@ func tokenExpiry(tok *Token, received time.Time, maxLen int) (time.Time, bool) {
 	}
 	return exp, true
 }
+
+// checkTokenHeader validates what of tok goes into the Authorization header,
+// with the validator of static keys ([NewStaticToken], [ParseAPIKey]): the
+// access token, and the token type when set, must be visible ASCII with no
+// whitespace or control character (a trailing newline from a token endpoint
+// included). from names where the token came from. The error is a
+// [*CredentialError], which never quotes the token.
+func checkTokenHeader(tok *Token, from string) error {
+	if reason, ok := checkSecret(tok.AccessToken); !ok {
+		return &CredentialError{Source: from + " access_token", Reason: reason}
+	}
+	if tok.TokenType != "" {
+		if reason, ok := checkSecret(tok.TokenType); !ok {
+			return &CredentialError{Source: from + " token_type", Reason: reason}
+		}
+	}
+	return nil
+}

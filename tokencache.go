@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/jwtclaims"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -148,6 +149,29 @@ func (s *MemoryStore) StoreToken(_ context.Context, key string, tok *Token) erro
 // and not passed to OnRefreshError; once it is not, the refresh has failed.
 var ErrTokenUnchanged = errors.New("apiauth: token source returned the same token")
 
+// ErrTokenExpiredOnArrival is the cause reported when a refresh returned a
+// token that had expired by the time it was received: its expiry (from the
+// source, or from the JWT claims, corrected for clock skew when the JWT has
+// an iat) is at or before the moment it arrived. The cache does not adopt
+// it, nor save it to its store: it counts the refresh as failed and tries
+// again after the backoff (MinBackoff, MaxBackoff), so that an endpoint
+// handing out expired tokens is not called once per request.
+var ErrTokenExpiredOnArrival = errors.New("apiauth: token source returned a token that had already expired")
+
+// ErrTokenRejected is the cause reported when the API rejected (a 401, and
+// [TokenCache.Invalidate]) a JWT whose exp was already past when it
+// arrived, which the cache had fetched to replace a token the API had
+// rejected too: the source hands out expired JWTs, which the cache had
+// taken for tokens from a server with a clock behind. The cache then backs
+// off as after a failed refresh instead of fetching a token for every
+// request.
+var ErrTokenRejected = errors.New("apiauth: the API rejected the new token too")
+
+// rejectWindow is how soon after its adoption a rejected replacement
+// token counts as a failed refresh. A token rejected later was in use and
+// has been revoked: it is renewed at once, as any first rejection is.
+const rejectWindow = time.Minute
+
 // RefreshError reports that no valid token could be obtained: the last
 // refresh failed and the cached token, if any, is no longer valid. It matches
 // [ErrTokenRefresh] under errors.Is and unwraps to the cause.
@@ -182,6 +206,13 @@ type entry struct {
 	staleAt   time.Time // background refresh from here
 	invalidAt time.Time // no longer served from here
 	invalid   bool      // dropped after a 401
+	// adopted is when the token was adopted; afterReject is set when it
+	// replaced a token the API had rejected; pastExp when its JWT exp was
+	// already past by the local clock, and the cache took it for clock
+	// skew (see tokenExpiry and Invalidate).
+	adopted     time.Time
+	afterReject bool
+	pastExp     bool
 	// fresh is true until a timer fires at staleAt. While it holds, Token
 	// needs no clock read: on virtual machines a read of the wall and
 	// monotonic clocks (time.Now) costs more than the rest of the hot path.
@@ -229,9 +260,12 @@ type TokenCache struct {
 	mu       sync.Mutex
 	fl       *flight
 	failures int
-	next     time.Time // no refresh before this after a failure
-	lastErr  error
-	closed   bool
+	// rejections counts the replacement tokens the API rejected in a row
+	// (see Invalidate); it sets their backoff.
+	rejections int
+	next       time.Time // no refresh before this after a failure
+	lastErr    error
+	closed     bool
 	// storeDown is set after a store failure was logged.
 	storeDown atomic.Bool
 	// staleTimer clears the current entry's fresh flag at its staleAt.
@@ -418,6 +452,13 @@ func (c *TokenCache) run(f *flight, prev *entry) {
 			c.failLocked(f, prev, ErrTokenUnchanged, received)
 			break
 		}
+		ne.adopted = received
+		ne.afterReject = prev != nil && prev.invalid
+		exp, _ := jwtclaims.Times(tok.AccessToken, c.opts.MaxTokenSize)
+		ne.pastExp = !exp.IsZero() && !exp.After(received)
+		if !ne.afterReject {
+			c.rejections = 0
+		}
 		c.publishLocked(ne, received)
 		c.failures, c.lastErr, c.next = 0, nil, time.Time{}
 		f.tok = tok
@@ -518,6 +559,20 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = errors.New("apiauth: token source returned no access token")
 	}
+	if err == nil {
+		// Whatever the source, a token that cannot go into a header is a
+		// failed refresh (backed off and retried), never an entry that
+		// fails every request before it is sent.
+		err = checkTokenHeader(tok, "token source's")
+	}
+	if err == nil {
+		// A token with no life left would be served to no one (it is
+		// past its margin) and refetched by every request.
+		now := time.Now()
+		if exp, ok := tokenExpiry(tok, now, c.opts.MaxTokenSize); ok && !exp.After(now) {
+			err = ErrTokenExpiredOnArrival
+		}
+	}
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		err = fmt.Errorf("%w (%w)", err, ctx.Err())
 	}
@@ -540,7 +595,7 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 // adoptable reports whether st, loaded from the store, can replace base as
 // it is: another token, not yet stale.
 func (c *TokenCache) adoptable(st, base *Token) bool {
-	if st == nil || st.AccessToken == "" || (base != nil && st.AccessToken == base.AccessToken) {
+	if st == nil || st.AccessToken == "" || (base != nil && st.AccessToken == base.AccessToken) || checkTokenHeader(st, "") != nil {
 		return false
 	}
 	return time.Now().Before(c.newEntry(st, time.Now()).staleAt)
@@ -623,23 +678,54 @@ func (c *TokenCache) backoff(n int) time.Duration {
 // Invalidate drops tok if it is still the cache's current token, and starts
 // a refresh. It reports whether tok was dropped. Many concurrent calls for
 // the same token (many requests answered 401) cause one refresh.
+//
+// A JWT whose exp is already past by the local clock is taken for a token
+// from a server whose clock is behind, and used. When the API rejects such
+// a token, fetched less than a minute ago to replace a token it had
+// rejected already, the JWTs really are expired: no refresh starts, and
+// the rejection counts as a failed refresh ([ErrTokenRejected]), retried
+// after the backoff like any other.
 func (c *TokenCache) Invalidate(tok *Token) bool {
 	for {
 		e := c.cur.Load()
 		if e == nil || e.tok != tok || e.invalid {
 			return false
 		}
-		ne := &entry{tok: e.tok, authz: e.authz, expiry: e.expiry, staleAt: e.staleAt, invalidAt: e.invalidAt, invalid: true}
+		ne := &entry{tok: e.tok, authz: e.authz, expiry: e.expiry, staleAt: e.staleAt, invalidAt: e.invalidAt, invalid: true,
+			adopted: e.adopted, afterReject: e.afterReject, pastExp: e.pastExp}
 		if c.cur.CompareAndSwap(e, ne) {
 			c.log(slog.LevelDebug, "token invalidated")
 			c.mu.Lock()
-			if c.fl == nil && !c.closed && !time.Now().Before(c.next) {
-				c.startLocked(ne)
+			now := time.Now()
+			switch {
+			case c.closed:
+			case e.pastExp && e.afterReject && now.Sub(e.adopted) < rejectWindow:
+				c.rejectLocked(now)
+			default:
+				c.rejections = 0
+				if c.fl == nil && !now.Before(c.next) {
+					c.startLocked(ne)
+				}
 			}
 			c.mu.Unlock()
 			return true
 		}
 	}
+}
+
+// rejectLocked records that the API rejected a replacement token as a
+// failed refresh, backed off by the count of such rejections in a row.
+// c.mu must be held.
+func (c *TokenCache) rejectLocked(now time.Time) {
+	c.rejections++
+	c.failures = max(c.failures, c.rejections)
+	c.lastErr = ErrTokenRejected
+	c.next = now.Add(c.backoff(c.rejections))
+	if c.opts.OnRefreshError != nil {
+		c.opts.OnRefreshError(ErrTokenRejected, c.next)
+	}
+	c.log(slog.LevelWarn, "token refresh failed", slog.String("error", ErrTokenRejected.Error()),
+		slog.Int("failures", c.failures), slog.Time("next", c.next))
 }
 
 // InvalidateCredential calls Invalidate with the *Token that Apply
@@ -661,9 +747,18 @@ func (c *TokenCache) Apply(ctx context.Context, h http.Header) (any, error) {
 	return e.tok, nil
 }
 
+// closeWait bounds how long Close waits for a cancelled refresh to end.
+const closeWait = 5 * time.Second
+
 // Close stops the cache: it cancels a refresh in flight, waits for its
 // goroutine to end, and makes later calls to Token fail with [ErrClosed].
 // It is safe to call more than once.
+//
+// Close returns in bounded time. A source that honours its context (as
+// [TokenSource] requires, and the sources of this package and [FromOAuth2]
+// do) ends at once; for one that does not, Close waits at most 5 s and then
+// returns an error saying so, leaving the refresh's goroutine to end when
+// the source returns (its result is discarded).
 func (c *TokenCache) Close() error {
 	c.mu.Lock()
 	c.closed = true
@@ -673,8 +768,19 @@ func (c *TokenCache) Close() error {
 	}
 	c.mu.Unlock()
 	c.cancel()
-	c.wg.Wait()
-	return nil
+	done := make(chan struct{})
+	go func() {
+		c.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("apiauth: token cache closed with a refresh still running after %s: its source (%T) ignores its context", closeWait, c.src)
+	}
 }
 
 // String describes the cache by its source's type. It reads none of the

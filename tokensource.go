@@ -135,8 +135,10 @@ func joinPath(base *url.URL, p string) *url.URL {
 	return &u
 }
 
-// postJSON sends body as JSON to u and decodes a 2xx answer into out. A
-// non-2xx answer becomes the error CheckResponse returns for it.
+// postJSON sends body as JSON to u and decodes a 2xx answer into out. An
+// answer of 400 or more becomes the error CheckResponse returns for it; any
+// other answer that is not 2xx becomes an [*Error] with its status and no
+// body.
 func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -160,6 +162,13 @@ func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any) err
 	defer resp.Body.Close()
 	if err := CheckResponse(resp); err != nil {
 		return err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// A token answer is a 2xx answer. A 3xx (redirects are not
+		// followed), a 304 or a stray 1xx is refused whatever its body
+		// holds, and the body, which may hold a token, is not kept.
+		apiErr := &Error{StatusCode: resp.StatusCode, Method: req.Method, Path: redactURLPath(u.EscapedPath()), RequestID: requestID(resp.Header)}
+		return fmt.Errorf("apiauth: token endpoint %s answered %d, want 2xx: %w", u.Path, resp.StatusCode, apiErr)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, s.maxResp+1))
 	if err != nil {
@@ -274,6 +283,9 @@ func (r *accessTokenResponse) token(path string, received time.Time) (*Token, er
 		return nil, fmt.Errorf("apiauth: token response from %s has no access_token", path)
 	}
 	tok := &Token{AccessToken: r.AccessToken, TokenType: r.TokenType}
+	if err := checkTokenHeader(tok, "token response from "+path); err != nil {
+		return nil, err
+	}
 	if exp, ok := tokenExpiry(tok, received, 0); ok {
 		tok.Expiry = exp
 	}
@@ -404,6 +416,9 @@ func (r *loginResponse) token(path string, received time.Time) (*Token, error) {
 		return nil, fmt.Errorf("apiauth: token response from %s has no access_token", path)
 	}
 	tok := &Token{AccessToken: r.AccessToken, RefreshToken: r.RefreshToken, TokenType: r.TokenType}
+	if err := checkTokenHeader(tok, "token response from "+path); err != nil {
+		return nil, err
+	}
 	if r.ExpiresIn != "" {
 		// Past ten years the figure is nonsense (and would overflow a
 		// Duration further on): treat it as unknown.
@@ -476,23 +491,75 @@ func (s *LoginSource) RenewToken(ctx context.Context, prev *Token) (*Token, erro
 }
 
 // FromOAuth2 adapts a golang.org/x/oauth2 token source to [TokenSource], so
-// a [TokenCache] can sit in front of it. oauth2's Token takes no context:
-// FromOAuth2 checks ctx before and after the call but cannot interrupt it.
-// A zero oauth2 expiry becomes an unknown expiry.
+// a [TokenCache] can sit in front of it. A zero oauth2 expiry becomes an
+// unknown expiry.
+//
+// oauth2's Token takes no context, so the adapter calls it on a goroutine
+// of its own and returns as soon as ctx ends, with an error wrapping
+// ctx.Err(): a call that blocks (a hung network read inside ts) can then
+// not hold up the caller, nor [TokenCache.Close]. The abandoned call goes
+// on until ts returns; the adapter makes no other call to ts meanwhile (a
+// later Token joins the call in flight), so a hung ts costs one goroutine,
+// not one per refresh, and ts is never called concurrently.
 func FromOAuth2(ts oauth2.TokenSource) TokenSource {
-	return TokenSourceFunc(func(ctx context.Context) (*Token, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("apiauth: oauth2 token source: %w", err)
-		}
-		t, err := ts.Token()
-		if err != nil {
-			return nil, fmt.Errorf("apiauth: oauth2 token source: %w", err)
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("apiauth: oauth2 token source: %w", err)
-		}
-		return &Token{AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
-	})
+	return &oauth2Adapter{ts: ts}
+}
+
+// oauth2Adapter is the [TokenSource] FromOAuth2 returns.
+type oauth2Adapter struct {
+	ts   oauth2.TokenSource
+	mu   sync.Mutex
+	call *oauth2Call // the call to ts in flight, nil when none
+}
+
+// oauth2Call is one call to an oauth2.TokenSource; done closes when tok
+// and err are set.
+type oauth2Call struct {
+	done chan struct{}
+	tok  *oauth2.Token
+	err  error
+}
+
+// Token returns the result of a call to the oauth2 source, or an error
+// wrapping ctx.Err() once ctx ends.
+func (a *oauth2Adapter) Token(ctx context.Context) (*Token, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("apiauth: oauth2 token source: %w", err)
+	}
+	a.mu.Lock()
+	c := a.call
+	if c == nil {
+		c = &oauth2Call{done: make(chan struct{})}
+		a.call = c
+		go func() {
+			defer close(c.done)
+			defer func() {
+				a.mu.Lock()
+				a.call = nil
+				a.mu.Unlock()
+			}()
+			c.tok, c.err = a.ts.Token()
+		}()
+	}
+	a.mu.Unlock()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("apiauth: oauth2 token source: %w", ctx.Err())
+	}
+	if c.err != nil {
+		return nil, fmt.Errorf("apiauth: oauth2 token source: %w", c.err)
+	}
+	if c.tok == nil {
+		return nil, errors.New("apiauth: oauth2 token source returned no token")
+	}
+	t := c.tok
+	return &Token{AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
+}
+
+// String names the adapter; it prints nothing of the source's state.
+func (a *oauth2Adapter) String() string {
+	return fmt.Sprintf("apiauth.FromOAuth2(%T)", a.ts)
 }
 
 // OAuth2 returns the cache as a golang.org/x/oauth2 TokenSource, for
