@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/sentsecret"
 )
 
 // AudiModal is the typed AudiModal API over a [Client]: log in, refresh,
@@ -90,6 +92,8 @@ func (a AudiModal) Login(ctx context.Context, login Login) (*AudiModalSession, e
 		return nil, err
 	}
 	var out loginResponse
+	ctx, sent := sentsecret.With(ctx)
+	sent.Add(login.Password)
 	if err := familyPost(ctx, a.Client, "AudiModal", "v1/auth/login", login.body(), &out); err != nil {
 		return nil, err
 	}
@@ -106,6 +110,8 @@ func (a AudiModal) Refresh(ctx context.Context, refreshToken string) (*AudiModal
 		return nil, &CredentialError{Source: "refresh token", Reason: "is empty"}
 	}
 	var out loginResponse
+	ctx, sent := sentsecret.With(ctx)
+	sent.Add(refreshToken)
 	if err := familyPost(ctx, a.Client, "AudiModal", "v1/auth/refresh", refreshBody(refreshToken), &out); err != nil {
 		return nil, err
 	}
