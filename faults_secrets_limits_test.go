@@ -3,11 +3,16 @@ package apiauth_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
@@ -144,7 +149,94 @@ func fltEchoCases() []fltCase {
 	}
 }
 
-// fltFarResetCases: see pace rows below (issue 13 row 4).
+// fltFarResetCases: one answer says nothing is left until far ahead, then
+// the server is healthy (issue 13 row 4). Through the whole client, in a
+// synctest bubble (the horizon is a minute of fake time): requests fail fast
+// with *RateLimitError, a probe reaches the server within the refusal
+// horizon (max(MaxWait, PaceProbeInterval): 1 min by default), and traffic
+// resumes.
 func fltFarResetCases() []fltCase {
-	return nil
+	type variant struct {
+		name   string
+		status int
+		bad    []string
+	}
+	healthy := func(left int) []string {
+		return []string{"RateLimit-Policy", "100;w=60", "X-RateLimit-Limit", "100",
+			"X-RateLimit-Remaining", fmt.Sprint(left), "X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Minute).Unix())}
+	}
+	var rows []fltCase
+	for _, v := range []variant{
+		{"reset in the year 9999", 429, []string{"X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "253402300799000"}},
+		{"reset a day ahead (clock skew)", 429, nil},
+		{"RateLimit-Policy window of 1e9 s", 200, []string{"RateLimit-Policy", "100;w=1000000000", "X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "0"}},
+	} {
+		rows = append(rows, fltCase{
+			name: "Remaining 0, " + v.name + ", then healthy", want: "*RateLimitError at once, a probe within 1 min, then ok",
+			api: -1, token: -1,
+			run: func(t *testing.T, _ context.Context, _ **fltServer) fltOutcome {
+				var out fltOutcome
+				synctest.Test(t, func(t *testing.T) {
+					var calls atomic.Int64
+					h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						n := calls.Add(1)
+						kv, status := healthy(max(100-int(n), 1)), 200
+						if n == 1 {
+							kv, status = v.bad, v.status
+							if kv == nil { // a server clock a day and an hour fast
+								kv = []string{"X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "0",
+									"X-RateLimit-Reset", fmt.Sprint(time.Now().Add(25 * time.Hour).Unix())}
+							}
+						}
+						for i := 0; i+1 < len(kv); i += 2 {
+							w.Header().Set(kv[i], kv[i+1])
+						}
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(status)
+						io.WriteString(w, `{}`)
+					})
+					c := fltClient(t, "http://127.0.0.1:1", fltStatic(t, apiauthtest.VoltasisAPIKey), apiauth.ClientOptions{Base: fltInProcess{h}})
+					ctx := context.Background()
+					_, first := c.Get(ctx, "v1/files", nil)
+					if v.status == 429 && first == nil {
+						t.Errorf("the far-reset 429 was not an error")
+					}
+					start := time.Now()
+					refused, probe, ok := 0, time.Duration(-1), 0
+					for time.Since(start) < 5*time.Minute {
+						before, began := calls.Load(), time.Now()
+						_, err := c.Get(ctx, "v1/files", nil)
+						var rle *apiauth.RateLimitError
+						switch {
+						case err == nil:
+							if probe < 0 {
+								probe = time.Since(start)
+							}
+							ok++
+						case errors.As(err, &rle) && probe < 0 && calls.Load() == before && time.Since(began) == 0:
+							refused++
+						default:
+							if out.err == nil {
+								out.err = err
+							}
+							t.Errorf("at +%s: %v", time.Since(start), err)
+						}
+						time.Sleep(5 * time.Second)
+					}
+					if probe < 0 || probe > time.Minute+5*time.Second {
+						t.Errorf("no request reached the healthy server within the horizon (first at +%s; %d refused)", probe, refused)
+					}
+					if v.status == 429 && refused == 0 {
+						t.Errorf("no request failed fast before the probe")
+					}
+					if ok < 40 {
+						t.Errorf("only %d requests succeeded after the probe: traffic did not resume", ok)
+					}
+					out.note = fmt.Sprintf(": %d refused at once, probe at +%s, %d ok, %d calls", refused, probe, ok, calls.Load())
+				})
+				return out
+			},
+		})
+	}
+	return rows
 }
