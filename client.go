@@ -307,7 +307,11 @@ func (c *Client) do(req *http.Request, out any) (*Response, error) {
 	defer resp.Body.Close()
 	r := &Response{Response: resp, RequestID: requestID(resp.Header)}
 	r.RateLimit, _ = RateLimitFromResponse(resp)
-	if err := checkResponse(resp, c.maxErr, sent.Secrets()); err != nil {
+	var secrets []string
+	if resp.StatusCode >= 400 {
+		secrets = sent.Secrets() // copied only when an error is built
+	}
+	if err := checkResponse(resp, c.maxErr, secrets); err != nil {
 		return r, err
 	}
 	if out == nil {

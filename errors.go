@@ -347,7 +347,11 @@ func (e Error) GoString() string {
 // For an error response, CheckResponse reads at most the limit from the body,
 // discards up to 64 KiB more, closes the original body and replaces
 // resp.Body with a reader over the bytes it read, so the caller can still
-// read them (a body over the limit is cut at the limit). A failure while
+// read them (a body over the limit is cut at the limit). In those bytes and
+// in the error, the secrets the request carried are replaced by
+// "[REDACTED]" (see [Error]): the values of its Authorization, X-Api-Key and
+// Proxy-Authorization headers, and what the layers of this module recorded
+// sending for it. A failure while
 // reading the body is not reported: the error is built from what was read.
 func CheckResponse(resp *http.Response) error {
 	return CheckResponseWithLimit(resp, DefaultMaxErrorBody)
