@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/apiauth/apiauth/internal/hostcheck"
+	"github.com/apiauth/apiauth/internal/sentsecret"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -303,6 +304,12 @@ func (c *Client) Do(req *http.Request, out any) (*Response, error) {
 }
 
 func (c *Client) do(req *http.Request, out any) (*Response, error) {
+	// The layers record the exact secrets they send on the context, so that
+	// an answer echoing one never shows it in the error built from it.
+	ctx, sent := sentsecret.With(req.Context())
+	if ctx != req.Context() {
+		req = req.WithContext(ctx)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, c.transportError(req, err)
@@ -310,7 +317,11 @@ func (c *Client) do(req *http.Request, out any) (*Response, error) {
 	defer resp.Body.Close()
 	r := &Response{Response: resp, RequestID: requestID(resp.Header)}
 	r.RateLimit, _ = RateLimitFromResponse(resp)
-	if err := CheckResponseWithLimit(resp, c.maxErr); err != nil {
+	var secrets []string
+	if resp.StatusCode >= 400 {
+		secrets = sent.Secrets() // copied only when an error is built
+	}
+	if err := checkResponse(resp, c.maxErr, secrets); err != nil {
 		return r, err
 	}
 	if out == nil {

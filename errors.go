@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/sentsecret"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -143,7 +144,12 @@ func requestID(h http.Header) string {
 // Error, its %v, %+v and %#v forms never print Body or RawDetail (a careless
 // server may echo a secret in them), the query string, the userinfo or any
 // request header, and they mask strings that look like API keys or JWTs.
-// The fields themselves hold what the server sent.
+// The fields themselves hold what the server sent, except that every exact
+// secret the request carried (its credential header values, the user id,
+// password or refresh token of a token request) is replaced by
+// "[REDACTED]" in all of them, Body and RawDetail included, and in the body
+// left on the response: a server that echoes the credential back cannot put
+// it in an error. Secrets shorter than 4 bytes are not scrubbed.
 //
 // The zero value is a valid, empty error. An Error is not modified by any of
 // its methods, so it is safe for concurrent use once built.
@@ -199,8 +205,9 @@ type Error struct {
 	Path string
 
 	// Body is the start of the raw response body, at most the read limit
-	// (DefaultMaxErrorBody for CheckResponse). It may echo what the request
-	// sent, so it is never printed by Error or fmt.
+	// (DefaultMaxErrorBody for CheckResponse), with the secrets the request
+	// sent replaced by "[REDACTED]". It may still echo other things the
+	// request sent, so it is never printed by Error or fmt.
 	Body []byte
 }
 
@@ -345,7 +352,11 @@ func (e Error) GoString() string {
 // For an error response, CheckResponse reads at most the limit from the body,
 // discards up to 64 KiB more, closes the original body and replaces
 // resp.Body with a reader over the bytes it read, so the caller can still
-// read them (a body over the limit is cut at the limit). A failure while
+// read them (a body over the limit is cut at the limit). In those bytes and
+// in the error, the secrets the request carried are replaced by
+// "[REDACTED]" (see [Error]): the values of its Authorization, X-Api-Key and
+// Proxy-Authorization headers, and what the layers of this module recorded
+// sending for it. A failure while
 // reading the body is not reported: the error is built from what was read.
 func CheckResponse(resp *http.Response) error {
 	return CheckResponseWithLimit(resp, DefaultMaxErrorBody)
@@ -354,6 +365,34 @@ func CheckResponse(resp *http.Response) error {
 // CheckResponseWithLimit is [CheckResponse] reading at most limit bytes of an
 // error body; a limit of zero or less means [DefaultMaxErrorBody].
 func CheckResponseWithLimit(resp *http.Response, limit int64) error {
+	return checkResponse(resp, limit, nil)
+}
+
+// credentialHeaders are the request headers whose values CheckResponse
+// scrubs from an error built from the answer, besides the secrets the
+// layers recorded.
+var credentialHeaders = [...]string{"Authorization", "X-Api-Key", "Proxy-Authorization"}
+
+// sentSecrets returns the exact secrets the request behind resp carried:
+// sent, those recorded on its context by the layers that set them, and the
+// values of its credential headers.
+func sentSecrets(resp *http.Response, sent []string) *sentsecret.Scrubber {
+	secrets := append([]string(nil), sent...)
+	if req := resp.Request; req != nil {
+		secrets = append(secrets, sentsecret.From(req.Context()).Secrets()...)
+		for _, name := range credentialHeaders {
+			for _, v := range req.Header.Values(name) {
+				secrets = append(secrets, sentsecret.HeaderSecrets(v)...)
+			}
+		}
+	}
+	return sentsecret.NewScrubber(secrets...)
+}
+
+// checkResponse is CheckResponseWithLimit that also scrubs the secrets in
+// sent (what the caller knows it sent, such as a token request's body) from
+// the error it builds.
+func checkResponse(resp *http.Response, limit int64, sent []string) error {
 	if resp == nil {
 		return errors.New("apiauth: CheckResponse: nil response")
 	}
@@ -363,9 +402,10 @@ func CheckResponseWithLimit(resp *http.Response, limit int64) error {
 	if limit <= 0 {
 		limit = DefaultMaxErrorBody
 	}
-	body := readErrorBody(resp, limit)
+	scrub := sentSecrets(resp, sent)
+	body := readErrorBody(resp, limit, scrub)
 	now := time.Now()
-	apiErr := newAPIError(resp, body, now)
+	apiErr := newAPIError(resp, body, now, scrub)
 	if resp.StatusCode != http.StatusTooManyRequests {
 		return apiErr
 	}
@@ -378,8 +418,9 @@ func CheckResponseWithLimit(resp *http.Response, limit int64) error {
 }
 
 // readErrorBody reads at most limit bytes of resp.Body, drains a bounded
-// amount more, closes it and replaces it with a reader over what was read.
-func readErrorBody(resp *http.Response, limit int64) []byte {
+// amount more, closes it and replaces it with a reader over what was read,
+// with the secrets of scrub replaced.
+func readErrorBody(resp *http.Response, limit int64, scrub *sentsecret.Scrubber) []byte {
 	orig := resp.Body
 	if orig == nil || orig == http.NoBody {
 		resp.Body = http.NoBody
@@ -394,13 +435,15 @@ func readErrorBody(resp *http.Response, limit int64) []byte {
 		io.CopyN(io.Discard, orig, maxErrorDrain)
 	}
 	orig.Close()
-	b := buf.Bytes()
+	b := scrub.Bytes(buf.Bytes())
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	return b
 }
 
-// newAPIError builds the *Error for resp, whose body (already read) is body.
-func newAPIError(resp *http.Response, body []byte, now time.Time) *Error {
+// newAPIError builds the *Error for resp, whose body (already read and
+// scrubbed) is body. Every string taken from the answer is scrubbed of the
+// secrets of scrub: the error never holds a secret the request sent.
+func newAPIError(resp *http.Response, body []byte, now time.Time, scrub *sentsecret.Scrubber) *Error {
 	d := decodeErrorBody(body)
 	e := &Error{
 		StatusCode:   resp.StatusCode,
@@ -430,6 +473,13 @@ func newAPIError(resp *http.Response, body []byte, now time.Time) *Error {
 		}
 		if req.URL != nil {
 			e.Path = redactURLPath(req.URL.EscapedPath())
+		}
+	}
+	if !scrub.Empty() {
+		e.Code, e.Message, e.Detail = scrub.String(e.Code), scrub.String(e.Message), scrub.String(e.Detail)
+		e.RequiredRole, e.RequestID, e.Path = scrub.String(e.RequiredRole), scrub.String(e.RequestID), scrub.String(e.Path)
+		if e.RawDetail != nil {
+			e.RawDetail = scrub.Bytes(e.RawDetail)
 		}
 	}
 	return e

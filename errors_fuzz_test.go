@@ -52,7 +52,7 @@ func FuzzDecodeErrorBody(f *testing.F) {
 		}
 
 		resp := &http.Response{StatusCode: 400, Header: http.Header{}, Request: req}
-		e := newAPIError(resp, body, now)
+		e := newAPIError(resp, body, now, nil)
 		msg := e.Error()
 		if !strings.HasPrefix(msg, "apiauth: 400 Bad Request") {
 			t.Errorf("Error() = %q", msg)

@@ -50,6 +50,8 @@ func TestREADMEDefaults(t *testing.T) {
 		"`transport.PaceOptions.MaxWait`":     transport.DefaultPaceMaxWait.String(),
 		"`transport.PaceOptions.Utilization`": strconv.FormatFloat(transport.DefaultPaceUtilization, 'g', -1, 64),
 		"`transport.PaceOptions.MaxKeys`":     strconv.Itoa(transport.DefaultPaceMaxKeys),
+		"`transport.PaceProbeInterval`":       transport.PaceProbeInterval.String(),
+		"`transport.PaceMaxReset`":            transport.PaceMaxReset.String(),
 		"`ClientOptions.MaxErrorBody`":        mib(DefaultMaxErrorBody),
 		"`ClientOptions.MaxResponseBody`":     mib(DefaultMaxResponseBody),
 		"`SourceOptions.MaxResponseSize`":     mib(DefaultMaxTokenResponse),

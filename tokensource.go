@@ -136,10 +136,11 @@ func joinPath(base *url.URL, p string) *url.URL {
 }
 
 // postJSON sends body as JSON to u and decodes a 2xx answer into out. An
-// answer of 400 or more becomes the error CheckResponse returns for it; any
-// other answer that is not 2xx becomes an [*Error] with its status and no
-// body.
-func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any) error {
+// answer of 400 or more becomes the error CheckResponse returns for it, with
+// the secrets of the body (secrets: the user id, password or refresh token
+// it carries) scrubbed from it; any other answer that is not 2xx becomes an
+// [*Error] with its status and no body.
+func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any, secrets ...string) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("apiauth: encoding token request: %w", err)
@@ -160,7 +161,7 @@ func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any) err
 		return fmt.Errorf("apiauth: POST %s: %w", u.Path, err)
 	}
 	defer resp.Body.Close()
-	if err := CheckResponse(resp); err != nil {
+	if err := checkResponse(resp, DefaultMaxErrorBody, secrets); err != nil {
 		return err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -258,7 +259,7 @@ func (e *TokenEndpoint) Format(f fmt.State, verb rune) {
 // zero when the token carries no usable exp.
 func (e *TokenEndpoint) Token(ctx context.Context) (*Token, error) {
 	var out accessTokenResponse
-	if err := e.http.postJSON(ctx, e.url, artosTokenRequest(e.user.secret), &out); err != nil {
+	if err := e.http.postJSON(ctx, e.url, artosTokenRequest(e.user.secret), &out, e.user.secret); err != nil {
 		return nil, err
 	}
 	return out.token(e.url.Path, time.Now())
@@ -447,7 +448,7 @@ func (r *loginResponse) token(path string, received time.Time) (*Token, error) {
 // Token logs in and returns the new token with its refresh token.
 func (s *LoginSource) Token(ctx context.Context) (*Token, error) {
 	var out loginResponse
-	if err := s.http.postJSON(ctx, s.loginURL, s.login.body(), &out); err != nil {
+	if err := s.http.postJSON(ctx, s.loginURL, s.login.body(), &out, s.login.Password); err != nil {
 		return nil, err
 	}
 	return out.token(s.loginURL.Path, time.Now())
@@ -467,7 +468,7 @@ func (s *LoginSource) RenewToken(ctx context.Context, prev *Token) (*Token, erro
 		return s.spentTo, nil
 	}
 	var out loginResponse
-	err := s.http.postJSON(ctx, s.refreshURL, refreshBody(prev.RefreshToken), &out)
+	err := s.http.postJSON(ctx, s.refreshURL, refreshBody(prev.RefreshToken), &out, prev.RefreshToken)
 	var tok *Token
 	if err == nil {
 		tok, err = out.token(s.refreshURL.Path, time.Now())

@@ -27,6 +27,7 @@ import (
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/internal/family"
 	"github.com/apiauth/apiauth/internal/jwtclaims"
+	"github.com/apiauth/apiauth/internal/sentsecret"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -155,6 +156,10 @@ func (a Client) Refresh(ctx context.Context, refreshToken string) (*Session, err
 	}
 	var out refreshWire
 	received := time.Now()
+	// The refresh token is a secret this call sends: scrubbed from any
+	// error built from the answer, as the credential is.
+	ctx, sent := sentsecret.With(ctx)
+	sent.Add(refreshToken)
 	if err := family.Post(ctx, a.Client, "audimodal", "v1/auth/refresh", map[string]string{"refresh_token": refreshToken}, &out); err != nil {
 		return nil, err
 	}

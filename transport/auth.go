@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/sentsecret"
 )
 
 // AuthOptions configures an [Auth] layer. It is a plain value: the zero
@@ -314,6 +315,7 @@ func (a *Auth) RoundTrip(req *http.Request) (*http.Response, error) {
 		authCloseBody(req)
 		return nil, fmt.Errorf("apiauth: attach credential: %w", err)
 	}
+	c.recordSent(ctx, r2.Header)
 	if tenant != "" {
 		headerSet(r2.Header, c.tenantHeader, tenant)
 	}
@@ -353,6 +355,7 @@ func (c *authConfig) reauth(req *http.Request, resp *http.Response, used any, te
 		c.log(ctx, slog.LevelWarn, "apiauth: 401 not retried: renewing the credential failed", req, slog.String("error", err.Error()))
 		return resp, nil
 	}
+	c.recordSent(ctx, r3.Header)
 	if tenant != "" {
 		headerSet(r3.Header, c.tenantHeader, tenant)
 	}
@@ -401,6 +404,25 @@ func (a *Auth) CloseIdleConnections() {
 	}
 	if ci, ok := c.base.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
+	}
+}
+
+// recordSent records the values of the credential headers of h (all the
+// headers a credential may set, the tenant header excepted: a tenant is no
+// secret) on the secret recorder of ctx, if any, so that an error built from
+// an answer that echoes them can scrub them.
+func (c *authConfig) recordSent(ctx context.Context, h http.Header) {
+	rec := sentsecret.From(ctx)
+	if rec == nil {
+		return
+	}
+	for _, name := range c.strip {
+		if name == c.tenantHeader || name == "X-Org-Slug" {
+			continue
+		}
+		for _, v := range h[name] {
+			rec.Add(sentsecret.HeaderSecrets(v)...)
+		}
 	}
 }
 

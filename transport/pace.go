@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,27 @@ const (
 	// DefaultPaceUtilization is the share of the server's rate that steady
 	// pacing aims for, leaving room for clock and rounding differences.
 	DefaultPaceUtilization = 0.97
+)
+
+// Bounds on what Pace learns from one answer, so that a nonsense reset or
+// window (a reset in the year 9999, a server clock a day ahead, a
+// RateLimit-Policy window of a billion seconds) cannot shut a key for hours
+// or decades.
+const (
+	// PaceMaxReset caps a learned reset and window: a reset further than
+	// this from the answer's arrival is taken to be this far away, and a
+	// longer window (from RateLimit-Policy, or learned) is taken to be this
+	// long.
+	PaceMaxReset = 24 * time.Hour
+	// PaceProbeInterval is the least refusal horizon: when a key has sent
+	// nothing for max(MaxWait, PaceProbeInterval) and its state still holds
+	// requests back,
+	// the next request is let through as a probe, so that no local refusal
+	// outlives that horizon without the server being asked again. The
+	// probe's answer replaces what was learned. With an unlimited MaxWait
+	// there is no probe: requests wait for the reset, which PaceMaxReset
+	// bounds.
+	PaceProbeInterval = time.Minute
 )
 
 // Limiter is a client-side rate limiter that [Pace] consults before every
@@ -135,6 +157,18 @@ type PaceOptions struct {
 // others for at most a second) so that a burst of goroutines cannot overrun
 // a budget it has not seen.
 //
+// What Pace learns is bounded: a reset or window further than
+// [PaceMaxReset] (24 h) is clamped to it, and when a key has sent nothing for
+// the refusal horizon, max(MaxWait, [PaceProbeInterval]) (1 min by default),
+// one request goes out as a probe whatever the state says, however far its
+// reset: a limit wrongly learned from one answer costs at most one horizon
+// of refusals (each a [*RateLimitError] at once), then the server is asked
+// again, and its answer replaces what was learned. The cost for an honest
+// server that really is empty for longer is one probe per horizon. A
+// request that waits rather than fails waits for the reset, capped, or
+// until a probe's answer changes it; with an unlimited MaxWait there is no
+// probe, and the cap alone bounds the wait.
+//
 // Pace never modifies the request, closes the request body when it returns
 // early, and returns a nil error whenever it got a response, whatever its
 // status. Every pause ends as soon as the request's context is done, with an
@@ -190,6 +224,15 @@ type paceConfig struct {
 	maxWait time.Duration // negative: unlimited
 	maxKeys int
 	util    float64
+}
+
+// probeHorizon is the refusal horizon: max(maxWait, PaceProbeInterval); with
+// no maximum wait, none (the reset, capped at PaceMaxReset, is trusted).
+func (c *paceConfig) probeHorizon() time.Duration {
+	if c.maxWait < 0 {
+		return math.MaxInt64
+	}
+	return max(c.maxWait, PaceProbeInterval)
 }
 
 func (p *Pace) init() {
@@ -408,6 +451,7 @@ func (p *Pace) learn(e *paceEntry, tk paceTicket, resp *http.Response) {
 	}
 	p.mu.Lock()
 	e.complete(now, tk, status, rl, format)
+	e.clampNext(now, &p.cfg)
 	p.mu.Unlock()
 	if !rl.Present {
 		return

@@ -145,11 +145,40 @@ func (e *paceEntry) decide(now time.Time, c *paceConfig) (time.Duration, *RateLi
 	if !at.After(now) {
 		return 0, nil
 	}
+	if probe := e.probeAt(c); e.inflight == 0 && !probe.IsZero() && !now.Before(probe) {
+		// Nothing has reached the server for the refusal horizon: this
+		// request is the probe, whatever the state says.
+		return 0, nil
+	}
 	d := at.Sub(now)
 	if c.maxWait >= 0 && d > c.maxWait {
 		return d, &RateLimitError{Reset: at, RetryAfter: d, MaxWait: c.maxWait}
 	}
 	return d, nil
+}
+
+// probeAt is when a request is let through as a probe if the state still
+// holds requests back: the refusal horizon after the last request sent.
+// Zero when nothing was sent yet.
+func (e *paceEntry) probeAt(c *paceConfig) time.Time {
+	h := c.probeHorizon()
+	if e.lastSent.IsZero() || h == math.MaxInt64 {
+		return time.Time{}
+	}
+	return e.lastSent.Add(h)
+}
+
+// clampNext brings the next steady slot forward when an answer shows that
+// the gap planned at the last dispatch, longer than PaceProbeInterval, was
+// built on a window or limit the answer no longer supports (a nonsense
+// RateLimit-Policy window followed by a sane one).
+func (e *paceEntry) clampNext(now time.Time, c *paceConfig) {
+	if e.lastSent.IsZero() || e.next.Sub(e.lastSent) <= PaceProbeInterval {
+		return
+	}
+	if bound := e.lastSent.Add(e.gap(e.lastSent, c)); bound.Before(e.next) {
+		e.next = paceLater(bound, now)
+	}
 }
 
 // rollLocally moves a fixed-window state whose reset has passed on to the
@@ -186,6 +215,27 @@ func (e *paceEntry) awaitAnswer(now time.Time, c *paceConfig) time.Time {
 
 // dispatch books a request going out at now and schedules the next one.
 func (e *paceEntry) dispatch(now time.Time, c *paceConfig) paceTicket {
+	interval := e.gap(now, c)
+	e.inflight++
+	e.lastSent = now
+	// Count the next gap from when this request was due, not from when its
+	// timer fired: timers and wake-ups run late, by tens of microseconds
+	// to a fraction of a millisecond, which would otherwise slow steady
+	// pacing by a few percent, and cap a key whose gap is shorter than a
+	// wake-up (a high limit) at one request per wake-up. Lateness up to
+	// paceCatchUp (or one gap, if longer) is made up by letting the next
+	// requests go at once; after a longer idle spell, count from now.
+	from := now
+	if late := now.Sub(e.next); late >= 0 && late < max(interval, paceCatchUp) {
+		from = e.next
+	}
+	e.next = from.Add(interval)
+	return paceTicket{sent: now}
+}
+
+// gap is the interval between a request sent at now and the next one: the
+// steady interval, or what is left spread evenly until the reset if longer.
+func (e *paceEntry) gap(now time.Time, c *paceConfig) time.Duration {
 	interval := e.steadyInterval(c)
 	if e.limited && !e.isSliding() && e.reset.After(now) {
 		// Spread what is left evenly over the time until the reset. Until
@@ -204,21 +254,7 @@ func (e *paceEntry) dispatch(now time.Time, c *paceConfig) paceTicket {
 			interval = max(interval, time.Duration(float64(e.reset.Sub(now))/spend))
 		}
 	}
-	e.inflight++
-	e.lastSent = now
-	// Count the next gap from when this request was due, not from when its
-	// timer fired: timers and wake-ups run late, by tens of microseconds
-	// to a fraction of a millisecond, which would otherwise slow steady
-	// pacing by a few percent, and cap a key whose gap is shorter than a
-	// wake-up (a high limit) at one request per wake-up. Lateness up to
-	// paceCatchUp (or one gap, if longer) is made up by letting the next
-	// requests go at once; after a longer idle spell, count from now.
-	from := now
-	if late := now.Sub(e.next); late >= 0 && late < max(interval, paceCatchUp) {
-		from = e.next
-	}
-	e.next = from.Add(interval)
-	return paceTicket{sent: now}
+	return interval
 }
 
 // steadyInterval is the gap between requests that keeps to the utilization
@@ -269,7 +305,7 @@ func (e *paceEntry) complete(now time.Time, tk paceTicket, status int, rl RateLi
 		e.strikes++
 		e.remaining = 0
 		e.observed, e.basis = now, tk.sent
-		e.reset = rl.Reset
+		e.reset = paceCapReset(rl.Reset, now)
 		if !e.reset.After(now) {
 			e.reset = now.Add(paceEmptyPause)
 		}
@@ -278,7 +314,7 @@ func (e *paceEntry) complete(now time.Time, tk paceTicket, status int, rl RateLi
 			e.limit = rl.Limit
 		}
 		if rl.Window > 0 {
-			e.window, e.policyWin = rl.Window, true
+			e.window, e.policyWin = min(rl.Window, PaceMaxReset), true
 		}
 	}
 	if e.changed != nil {
@@ -316,7 +352,7 @@ func (e *paceEntry) apply(now, sent time.Time, status int, rl RateLimit, format 
 		e.winMin = rl.Reset
 	}
 	if rl.Window > 0 {
-		e.window, e.policyWin = rl.Window, true
+		e.window, e.policyWin = min(rl.Window, PaceMaxReset), true
 	}
 	if rl.Limit > 0 {
 		e.limit = rl.Limit
@@ -344,8 +380,10 @@ func (e *paceEntry) apply(now, sent time.Time, status int, rl RateLimit, format 
 	e.remaining = r
 	e.observed = now
 	e.basis = sent
+	// The raw reset spots new windows (a reset stuck in the year 9999 does
+	// not move); the one waited for is capped.
 	e.resetRaw = rl.Reset
-	e.reset = rl.Reset
+	e.reset = paceCapReset(rl.Reset, now)
 	if !e.anchor.IsZero() && e.window > 0 && !e.reset.IsZero() {
 		// A reset given in whole seconds until it lies up to a second
 		// late; the window edge seen at the last new window, moved on by
@@ -368,6 +406,7 @@ func (e *paceEntry) apply(now, sent time.Time, status int, rl RateLimit, format 
 // jitter alike; until two windows have been seen, it is guessed on the long
 // side.
 func (e *paceEntry) learnWindow(adv, tol time.Duration, format ResetFormat) {
+	adv = min(adv, PaceMaxReset)
 	if format != ResetDelta {
 		if e.window == 0 || adv < e.window {
 			e.window = adv
@@ -378,13 +417,21 @@ func (e *paceEntry) learnWindow(adv, tol time.Duration, format ResetFormat) {
 		// winMin and prevMin belong to the window just closed and the one
 		// before; trust their distance only if it matches this step.
 		if w := e.winMin.Sub(e.prevMin); w > 0 && (w-adv).Abs() <= tol {
-			e.window = w
+			e.window = min(w, PaceMaxReset)
 			return
 		}
 	}
 	if e.window == 0 {
 		e.window = adv + tol
 	}
+}
+
+// paceCapReset returns reset, or PaceMaxReset after now if it is further.
+func paceCapReset(reset, now time.Time) time.Time {
+	if limit := now.Add(PaceMaxReset); reset.After(limit) {
+		return limit
+	}
+	return reset
 }
 
 func paceLater(a, b time.Time) time.Time {
