@@ -11,6 +11,7 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
+	"github.com/apiauth/apiauth/artanis"
 )
 
 // fltHeaderCases are the fault-matrix rows for header spellings: issue 13 rows 1-2.
@@ -116,7 +117,10 @@ func fltHeaderRedirect(t *testing.T, ctx context.Context, s **fltServer, forbidd
 		http.Redirect(w, r, to, http.StatusFound)
 	}))
 	*s = origin
-	c := fltClient(t, origin.URL, fltStatic(t, apiauthtest.VoltasisAdminKey), apiauth.ClientOptions{})
+	// TenantHeader as artanis.NewClient presets it: transport names no
+	// provider's header, so x-org-slug is stripped as the tenant header
+	// (and, with an apiauth.HeaderPair, as a header the credential names).
+	c := fltClient(t, origin.URL, fltStatic(t, apiauthtest.VoltasisAdminKey), apiauth.ClientOptions{TenantHeader: artanis.TenantHeader})
 	req, err := c.NewRequest(ctx, http.MethodGet, "v1/files", nil)
 	if err != nil {
 		t.Fatal(err)

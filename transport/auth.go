@@ -23,7 +23,7 @@ type AuthOptions struct {
 	Credential Credential
 
 	// Origin is the base URL of the API, such as
-	// "https://api.audimodal.ai/v1": only its scheme, host and port count.
+	// "https://api.example.com/v1": only its scheme, host and port count.
 	// It is required when Credential, Tenant or TenantHeader is set. Empty
 	// means no origin is trusted.
 	Origin string
@@ -39,9 +39,8 @@ type AuthOptions struct {
 	AllowInsecure bool
 
 	// TenantHeader is the header that carries the tenant or organization
-	// override: "X-Tenant-ID" for AudiModal, "X-Organization-ID" for
-	// Voltasis, "X-Org-Slug" for Artanis (where the override replaces the
-	// slug the credential set). Empty means the API takes no override; then
+	// override, such as "X-Tenant-ID" (where the credential also sets it,
+	// the override replaces the value the credential set). Empty means the API takes no override; then
 	// a request whose context carries one (see [WithTenant]) fails with an
 	// error matching apiauth.ErrInvalidCredential rather than silently
 	// running in the default tenant; clear the override for such calls with
@@ -79,15 +78,15 @@ type AuthOptions struct {
 //     [Auth.StrippedHeaders]. Every spelling of a name is stripped, so a
 //     key set directly as req.Header["x-api-key"] goes too;
 //   - on a request it attaches to, replaces every spelling of a header it
-//     sets: a hand-set req.Header["x-tenant-id"] never travels beside the
+//     sets: a hand-set lower-case tenant header never travels beside the
 //     override;
 //   - refuses to send a credential over plain http:// to a host that is not
 //     loopback unless [Auth.AllowInsecure] is set (an [*InsecureError]);
 //   - after a 401 answer, when the credential implements [Invalidator],
 //     invalidates the credential that was used, applies it again and retries
 //     once if the body can be replayed (no body, [http.NoBody], or
-//     [http.Request.GetBody] set). Any 401 qualifies, including AudiModal's
-//     TOKEN_EXPIRED; a second 401 is returned as it is. A credential without
+//     [http.Request.GetBody] set). Any 401 qualifies, whatever its body
+//     says (an expired token, a revoked one); a second 401 is returned as it is. A credential without
 //     Invalidator (a static key) is never retried.
 //
 // A request that the caller itself addressed to another origin is passed on
@@ -133,8 +132,9 @@ type authConfig struct {
 }
 
 // authCredentialHeaders are always stripped from requests to foreign
-// origins, whatever the credential.
-var authCredentialHeaders = [...]string{"Authorization", "X-Api-Key", "X-Org-Slug"}
+// origins, whatever the credential: the two conventional places for a
+// secret. A credential that uses others names them ([HeaderNamer]).
+var authCredentialHeaders = [...]string{"Authorization", "X-Api-Key"}
 
 // InsecureError reports a request refused because it would have sent a
 // credential, or followed a redirect, over plain http:// to a host that is
@@ -171,8 +171,8 @@ func (a *Auth) Validate() error {
 }
 
 // StrippedHeaders returns the canonical names of the headers removed from a
-// redirect hop to a foreign origin: Authorization, X-Api-Key, X-Org-Slug,
-// the tenant header, and every name the credential reports through
+// redirect hop to a foreign origin: Authorization, X-Api-Key, the tenant
+// header, and every name the credential reports through
 // [HeaderNamer]. Each is removed under every spelling of its name (compared
 // under ASCII case folding), not only the canonical one. Cookie is not among
 // them: no apiauth credential is a cookie, net/http drops a hand-set Cookie
@@ -417,7 +417,7 @@ func (c *authConfig) recordSent(ctx context.Context, h http.Header) {
 		return
 	}
 	for _, name := range c.strip {
-		if name == c.tenantHeader || name == "X-Org-Slug" {
+		if name == c.tenantHeader {
 			continue
 		}
 		for _, v := range h[name] {

@@ -682,7 +682,7 @@ func TestAuthValidate(t *testing.T) {
 // TestAuthStrippedHeaders checks the documented list of stripped headers.
 func TestAuthStrippedHeaders(t *testing.T) {
 	a := &Auth{AuthOptions: AuthOptions{Credential: redirCred{}, Origin: "https://a.test", TenantHeader: "x-organization-id"}}
-	want := []string{"Authorization", "X-Api-Key", "X-Org-Slug", "X-Organization-Id", "X-Extra-Secret"}
+	want := []string{"Authorization", "X-Api-Key", "X-Organization-Id", "X-Extra-Secret"}
 	if got := a.StrippedHeaders(); !reflect.DeepEqual(got, want) {
 		t.Errorf("StrippedHeaders() = %q, want %q", got, want)
 	}
@@ -693,7 +693,7 @@ func TestAuthDocumentedDefaults(t *testing.T) {
 	if authMaxTenantLen != 256 {
 		t.Errorf("longest tenant = %d, documented as 256", authMaxTenantLen)
 	}
-	want := []string{"Authorization", "X-Api-Key", "X-Org-Slug"}
+	want := []string{"Authorization", "X-Api-Key"}
 	if got := (&Auth{}).StrippedHeaders(); !reflect.DeepEqual(got, want) {
 		t.Errorf("zero Auth strips %q, documented as %q", got, want)
 	}

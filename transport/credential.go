@@ -43,7 +43,7 @@ type Invalidator interface {
 }
 
 // HeaderNamer is implemented by credentials that set headers other than
-// Authorization, x-api-key and x-org-slug. [Auth] strips every header a
+// Authorization and X-Api-Key. [Auth] strips every header a
 // credential may set from requests to origins the credential does not belong
 // to.
 type HeaderNamer interface {
@@ -63,9 +63,8 @@ func (f CredentialFunc) Apply(ctx context.Context, h http.Header) (any, error) {
 type tenantKey struct{}
 
 // WithTenant returns a copy of ctx that asks [Auth] to send tenant as the
-// per-request tenant or organization override (X-Tenant-ID for AudiModal,
-// X-Organization-ID for Voltasis, x-org-slug for Artanis: the header is set on
-// the Auth layer). An empty tenant removes any override set further up the
+// per-request tenant or organization override (the header, such as
+// X-Tenant-ID, is set on the Auth layer). An empty tenant removes any override set further up the
 // context chain, so the layer's default applies.
 func WithTenant(ctx context.Context, tenant string) context.Context {
 	return context.WithValue(ctx, tenantKey{}, tenant)

@@ -7,13 +7,13 @@ import (
 
 // Header names are case-insensitive, and an [http.Header] map may hold one
 // name under several spellings: http.Header.Set and Get canonicalize the key,
-// but a caller may write req.Header["x-api-key"] directly (Artanis documents
-// the name in lower case), and net/http sends every key of the map as it is
+// but a caller may write req.Header["x-api-key"] directly (some APIs document
+// their header names in lower case), and net/http sends every key of the map as it is
 // spelled. Code that reads, sets or strips a credential or tenant header must
 // therefore look at every spelling, never just the canonical key. The helpers
 // below do, comparing names under ASCII case folding only (originEqualFold):
 // header names are ASCII tokens, and Unicode folding would equate names such
-// as "x-org-ſlug" (U+017F) with "X-Org-Slug" that net/http does not treat as
+// as "x-api-ſig" (U+017F) with "X-Api-Sig" that net/http does not treat as
 // the same header (it refuses to send them at all).
 
 // headerHas reports whether h holds name under any spelling. It does not

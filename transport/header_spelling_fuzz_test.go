@@ -104,7 +104,7 @@ func lowerASCII(c byte) byte {
 }
 
 // hsCred sets fixed values under canonical names, announcing the ones other
-// than Authorization, X-Api-Key and X-Org-Slug through HeaderNamer.
+// than Authorization and X-Api-Key through HeaderNamer.
 type hsCred struct {
 	set   map[string]string
 	extra []string
@@ -130,14 +130,14 @@ type hsConfig struct {
 
 var hsConfigs = []hsConfig{
 	{cred: hsCred{set: map[string]string{"Authorization": "Bearer cred-token", "X-Extra-Secret": "cred-extra"}, extra: []string{"x-extra-secret"}}, tenantHeader: "x-tenant-id"},
-	{cred: hsCred{set: map[string]string{"X-Api-Key": "cred-key", "X-Org-Slug": "cred-slug"}}, tenantHeader: "X-ORG-SLUG"},
+	{cred: hsCred{set: map[string]string{"X-Api-Key": "cred-key", "X-Org-Slug": "cred-slug"}, extra: []string{"x-org-slug"}}, tenantHeader: "X-ORG-SLUG"},
 }
 
 // credNames returns the names Auth strips from a cross-origin hop under
-// cfg: Authorization, X-Api-Key, X-Org-Slug, the tenant header and the
+// cfg: Authorization, X-Api-Key, the tenant header and the
 // credential's HeaderNames, all canonical.
 func (cfg hsConfig) credNames() []string {
-	names := []string{"Authorization", "X-Api-Key", "X-Org-Slug", http.CanonicalHeaderKey(cfg.tenantHeader)}
+	names := []string{"Authorization", "X-Api-Key", http.CanonicalHeaderKey(cfg.tenantHeader)}
 	for _, n := range cfg.cred.extra {
 		names = append(names, http.CanonicalHeaderKey(n))
 	}

@@ -50,8 +50,8 @@ type ResetFormat int
 const (
 	// ResetAuto reads the value by its magnitude against the local clock:
 	// above a hundred times the current Unix time it is epoch milliseconds,
-	// above half the current Unix time it is epoch seconds (AudiModal,
-	// GitHub, go-chi/httprate), and below that it is seconds until the reset
+	// above half the current Unix time it is epoch seconds (GitHub,
+	// go-chi/httprate), and below that it is seconds until the reset
 	// (Envoy and the IETF drafts).
 	ResetAuto ResetFormat = iota
 	// ResetEpochSeconds reads the value as Unix seconds.
@@ -92,7 +92,7 @@ type ParseOptions struct {
 // taken at now, and reports whether any were present. It understands
 //
 //   - X-RateLimit-Limit, -Remaining, -Reset, -Used and -Resource (GitHub,
-//     AudiModal, go-chi/httprate, Envoy and many others);
+//     go-chi/httprate, Envoy and many others);
 //   - the IETF draft's separate RateLimit-Limit, -Remaining and -Reset fields
 //     (drafts -00 to -06);
 //   - the -07 dictionary "RateLimit: limit=100, remaining=50, reset=5";

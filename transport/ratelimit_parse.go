@@ -68,7 +68,7 @@ func parseRateLimit(h http.Header, now time.Time, opts ParseOptions) (RateLimit,
 		rl.Reset, format = headerReset(v, now, opts.ResetFormat)
 	}
 
-	// 3. X-RateLimit-* (GitHub, AudiModal, go-chi/httprate, Envoy, ...).
+	// 3. X-RateLimit-* (GitHub, go-chi/httprate, Envoy, ...).
 	if v := h[hdrXLimit]; len(v) > 0 && rl.Limit < 0 {
 		// Envoy and some gateways send the draft's "10, 10;w=60" here.
 		if l, w, ok := rlParseLimitList(v); ok {

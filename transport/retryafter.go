@@ -23,7 +23,7 @@ const retryMaxSeconds = math.MaxInt64 / int64(time.Second)
 // negative, fractional or otherwise malformed header reports false.
 //
 // Only the first Retry-After value is read. RetryAfter does not look at the
-// body; see [RetryAfterFromBody] for AudiModal's body-only retry_after.
+// body; see [RetryAfterFromBody] for a body-only retry_after.
 func RetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if resp == nil {
 		return 0, false
@@ -77,7 +77,7 @@ func retrySeconds(digits string) (time.Duration, bool) {
 
 // RetryAfterFromBody returns the wait a JSON error body asks for in a
 // retry_after field, in seconds, and whether it found a valid one. It reads
-// AudiModal's shape, where the field is sent only in the body:
+// the shape some APIs send, with the field only in the body:
 //
 //	{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"API rate limit exceeded","retry_after":60}}
 //
@@ -139,7 +139,7 @@ func retryJSONSeconds(raw json.RawMessage) (time.Duration, bool) {
 }
 
 // retryResetWait returns the wait until the X-RateLimit-Reset header of h,
-// measured from now. The value is read as Unix epoch seconds (AudiModal's
+// measured from now. The value is read as Unix epoch seconds (the common
 // form) when it is at least 1e8 (about three years, in seconds: longer than
 // any rate-limit window, earlier than any clock in use, synctest's included),
 // and as seconds from now when smaller, as some servers send. A reset in the
