@@ -55,7 +55,9 @@ type CacheOptions struct {
 	// (10 min).
 	DefaultLifetime time.Duration
 	// RefreshTimeout bounds each refresh, independently of any caller's
-	// context. Zero means DefaultRefreshTimeout (30 s).
+	// context. With a [TokenLocker] store, the wait for the lock takes half
+	// of it at most: a cache that gets no lock in that time refreshes
+	// without it in the other half. Zero means DefaultRefreshTimeout (30 s).
 	RefreshTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait after a failed refresh: it
 	// starts at MinBackoff, doubles with each failure up to MaxBackoff, and is
@@ -101,6 +103,9 @@ type TokenStore interface {
 // between caches, for example with a lock in Redis. LockToken waits while
 // another holder has the lock for key, until ctx ends; the lock must expire
 // by itself (a lease) if its holder dies. The returned function releases it.
+// A [TokenCache] cancels ctx after half of its RefreshTimeout if the lock is
+// not taken by then (and refreshes without it), and otherwise keeps ctx
+// alive until it calls the returned function.
 type TokenLocker interface {
 	LockToken(ctx context.Context, key string) (unlock func(), err error)
 }
@@ -516,7 +521,9 @@ func (c *TokenCache) failLocked(f *flight, prev *entry, cause error, now time.Ti
 // lock ([TokenLocker]), the lookup and the refresh happen under its lock, so
 // that one cache in the fleet refreshes and the others adopt its token; a
 // stored token newer than prev but already stale is the one renewed, as its
-// refresh token is the live one. A store that fails is logged and bypassed:
+// refresh token is the live one. The lock is waited for during half of
+// RefreshTimeout at most (see lock), so that a lock held too long leaves
+// time to refresh without it. A store that fails is logged and bypassed:
 // the cache then refreshes on its own.
 func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromStore bool, err error) {
 	var base *Token
@@ -531,10 +538,7 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 			return st, true, nil
 		}
 		if l, ok := s.(TokenLocker); ok {
-			unlock, err := l.LockToken(ctx, c.opts.StoreKey)
-			if err != nil {
-				c.storeFailed("lock", err)
-			} else {
+			if unlock := c.lock(ctx, l); unlock != nil {
 				defer unlock()
 			}
 		}
@@ -590,6 +594,41 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 		}
 	}
 	return tok, false, err
+}
+
+// errLockWait is the cause of the lock wait's end when its share of
+// RefreshTimeout ran out.
+var errLockWait = errors.New("apiauth: refresh lock still held after half of RefreshTimeout")
+
+// lock takes the store's refresh lock for the refresh whose context is ctx,
+// and returns the function that releases it, or nil when the refresh goes
+// on without the lock. The wait gets half of RefreshTimeout: a holder that
+// is slow, or a lock that is never released, leaves this cache the other
+// half to refresh on its own, as it does when the store fails.
+//
+// The wait is not ended by a deadline on the context given to LockToken,
+// because a locker may keep the lock alive for as long as that context
+// lives (redisstore renews its lease until then): a timer cancels the wait,
+// and is stopped once the lock is taken, so that the context then lives as
+// long as the refresh.
+func (c *TokenCache) lock(ctx context.Context, l TokenLocker) func() {
+	lctx, cancel := context.WithCancelCause(ctx)
+	t := time.AfterFunc(c.opts.RefreshTimeout/2, func() { cancel(errLockWait) })
+	unlock, err := l.LockToken(lctx, c.opts.StoreKey)
+	t.Stop() // had it fired as the lock was taken, the lease still holds it
+	switch {
+	case err == nil:
+		return func() { unlock(); cancel(nil) }
+	case context.Cause(lctx) == errLockWait:
+		cancel(nil)
+		c.log(slog.LevelWarn, "token refresh lock held too long, refreshing without it",
+			slog.Duration("waited", c.opts.RefreshTimeout/2))
+		return nil
+	default:
+		cancel(nil)
+		c.storeFailed("lock", err)
+		return nil
+	}
 }
 
 // adoptable reports whether st, loaded from the store, can replace base as

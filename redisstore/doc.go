@@ -68,9 +68,13 @@
 //   - The lock holder dies mid-refresh: its lease is no longer renewed and
 //     ends at most Lease later; the next replica takes the lock and
 //     refreshes.
-//   - A holder slower than a waiter's CacheOptions.RefreshTimeout (30 s):
-//     that waiter stops waiting and refreshes on its own. Keep
-//     RefreshTimeout above the token endpoint's worst response time.
+//   - A holder slower than half of a waiter's CacheOptions.RefreshTimeout
+//     (30 s): that waiter stops waiting after half of its RefreshTimeout
+//     and refreshes on its own within the other half. Keep RefreshTimeout
+//     above twice the token endpoint's worst response time.
+//   - A lock key without a TTL (set by hand or by a tool; a holder always
+//     sets one): the first waiter that sees it gives it a TTL of Lease,
+//     after which the next replica takes the lock as from a dead holder.
 //   - A holder cut off from Redis for longer than Lease loses the lock while
 //     still refreshing, and a second refresh can happen. Nothing can fence
 //     the token endpoint itself; a refused single-use refresh token then

@@ -210,6 +210,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 	return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0`)
+	// leaseScript returns the remaining lease of a lock held by another, in
+	// milliseconds (-2 if it is gone): KEYS[1] the lock, ARGV[1] the lease
+	// in milliseconds. A lock without a TTL is none of a holder's (every
+	// holder sets one, atomically): it was left by hand or by a tool, and
+	// would block the fleet's refreshes for ever. It is given one lease,
+	// after which it is stale and taken over like a dead holder's.
+	leaseScript = redis.NewScript(`
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 then
+	redis.call('PEXPIRE', KEYS[1], ARGV[1])
+	return tonumber(ARGV[1])
+end
+return ttl`)
 	// releaseScript deletes a lock still held and announces it: KEYS[1]
 	// the lock, ARGV[1] the fencing token, ARGV[2] the channel, ARGV[3]
 	// the credential id.
@@ -226,7 +239,10 @@ return 0`)
 // (or goroutine) holds it, until ctx ends. The lock is a Redis key set with
 // SET NX PX and a random fencing value; while held, its lease is renewed
 // every Lease/3 until the returned function is called or ctx ends, so a
-// holder that dies loses it at most Lease later. The returned function
+// holder that dies loses it at most Lease later. A lock key without a TTL
+// (no holder's: left by hand or by a tool) is given a lease of Lease by
+// the first waiter that sees it, and taken over when that ends. The
+// returned function
 // releases the lock (only if still ours) and wakes the waiters; it may be
 // called more than once. A Redis error ends the wait at once with an error.
 func (s *TokenStore) LockToken(ctx context.Context, key string) (func(), error) {
@@ -285,18 +301,15 @@ func (s *TokenStore) tryLock(ctx context.Context, lk, fence string) (bool, time.
 	if ok {
 		return true, 0, nil
 	}
-	pttl, err := s.client.PTTL(octx, lk).Result()
+	ms, err := leaseScript.Run(octx, s.client, []string{lk}, s.opts.Lease.Milliseconds()).Int64()
 	if err != nil {
 		return false, 0, fmt.Errorf("apiauth: redisstore: reading the refresh lock's lease: %w", err)
 	}
-	switch pttl {
-	case -2: // go-redis passes PTTL's "no such key" through as -2
+	if ms <= 0 {
 		// Released since: try again at once.
 		return false, time.Nanosecond, nil
-	case -1: // no TTL: not one of ours; poll
-		return false, 0, nil
 	}
-	return false, pttl, nil
+	return false, time.Duration(ms) * time.Millisecond, nil
 }
 
 // hold renews the lease of a lock just taken until the returned release

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apiauth/apiauth/internal/errkind"
@@ -188,8 +189,12 @@ type RetryOptions struct {
 // request body is sent again on each attempt: from Request.GetBody when set
 // (http.NewRequest sets it for bytes, strings and bytes.Buffer readers), else
 // from a copy made before the first attempt when the body's length is known
-// and at most MaxBufferedBody. Any other body (too large, or of unknown
-// length) is sent once and the request is not retried. A response that is
+// and at most MaxBufferedBody. The copy is read under the request's context
+// (a body that blocks, such as an io.Pipe, cannot hold the request past its
+// deadline) and is exactly ContentLength bytes: the layer never reads past
+// them, the base transport does as it sends the first attempt. Any other
+// body (too large, of unknown length, or found shorter or longer than its
+// ContentLength) is sent once and the request is not retried. A response that is
 // retried is drained (up to 64 KiB) and closed before the next attempt.
 //
 // # Use
@@ -668,20 +673,111 @@ func (r *Retry) replayableBody(req *http.Request) (retryBody, error) {
 	if n <= 0 || limit < 0 || n > limit {
 		return retryBody{first: req.Body}, nil // unknown length or too large: sent once
 	}
-	buf, err := io.ReadAll(io.LimitReader(req.Body, n+1))
-	if err != nil {
-		req.Body.Close()
-		return retryBody{}, fmt.Errorf("apiauth: retry: %s: reading request body: %w", retryDesc(req), err)
+	buf, err := retryReadFull(req.Context(), req.Body, n)
+	// The first attempt sends what was read, then whatever follows in the
+	// original body: the base transport reads past ContentLength (net/http
+	// does, to report a body longer than declared) as it sends the
+	// request, not this layer before sending it, and that read ends with
+	// the context too. A body that only ends after the answer (an io.Pipe
+	// whose producer waits for it) thus gets its answer, and cannot hold
+	// the request past its deadline.
+	tail := &retryTail{ctx: req.Context(), body: req.Body}
+	rest := func() io.ReadCloser {
+		return retryReadCloser{io.MultiReader(bytes.NewReader(buf), tail), req.Body}
 	}
-	if int64(len(buf)) != n {
-		// The body does not match its ContentLength: send what was read and
-		// the rest once, and let the base transport report the mismatch.
-		return retryBody{first: retryReadCloser{io.MultiReader(bytes.NewReader(buf), req.Body), req.Body}}, nil
+	switch {
+	case err == nil:
+		get := func() (io.ReadCloser, error) {
+			if tail.over.Load() {
+				// Longer than its ContentLength: a copy of the declared
+				// length would be a different, truncated body.
+				return nil, errors.New("request body longer than its ContentLength")
+			}
+			return io.NopCloser(bytes.NewReader(buf)), nil
+		}
+		return retryBody{first: rest(), get: get, buffered: true}, nil
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		// Shorter than its ContentLength: send what was read once, and let
+		// the base transport report the mismatch.
+		return retryBody{first: rest()}, nil
 	}
 	req.Body.Close()
-	get := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
-	first, _ := get()
-	return retryBody{first: first, get: get, buffered: true}, nil
+	return retryBody{}, fmt.Errorf("apiauth: retry: %s: reading request body: %w", retryDesc(req), err)
+}
+
+// retryTail is what a request body yields past the ContentLength bytes the
+// layer read, read under ctx like them (see retryReadFull); it records
+// whether there was anything.
+type retryTail struct {
+	ctx  context.Context
+	body io.ReadCloser
+	over atomic.Bool
+}
+
+func (t *retryTail) Read(p []byte) (int, error) {
+	n, err := t.read(p)
+	if n > 0 {
+		t.over.Store(true)
+	}
+	return n, err
+}
+
+func (t *retryTail) read(p []byte) (int, error) {
+	if t.ctx.Done() == nil || len(p) == 0 {
+		return t.body.Read(p)
+	}
+	if err := t.ctx.Err(); err != nil {
+		return 0, err
+	}
+	// p is the caller's: a Read still running when this one returns
+	// must not write into it.
+	buf := make([]byte, min(len(p), 4<<10))
+	done := make(chan retryRead, 1)
+	go func() {
+		n, err := t.body.Read(buf)
+		done <- retryRead{n, err}
+	}()
+	select {
+	case r := <-done:
+		return copy(p, buf[:r.n]), r.err
+	case <-t.ctx.Done():
+		t.body.Close()
+		return 0, t.ctx.Err()
+	}
+}
+
+// retryRead is the outcome of a Read run on a goroutine of its own.
+type retryRead struct {
+	n   int
+	err error
+}
+
+// retryReadFull reads exactly n bytes of body, never more, or stops when
+// ctx is done. A body can block (an io.Pipe whose producer is waiting), so
+// under a context that can end the read runs on a goroutine of its own:
+// when ctx ends first, body is closed, which ends a pending Read of an
+// io.Pipe and of net/http's own bodies (net/http closes a request body
+// the same way), and the goroutine ends with that Read; its buffer is
+// dropped. The error is then ctx's; io.ErrUnexpectedEOF or io.EOF mean a
+// body shorter than n, and buf holds what was read.
+func retryReadFull(ctx context.Context, body io.ReadCloser, n int64) ([]byte, error) {
+	buf := make([]byte, n)
+	if ctx.Done() == nil {
+		k, err := io.ReadFull(body, buf)
+		return buf[:k], err
+	}
+	done := make(chan retryRead, 1)
+	go func() {
+		k, err := io.ReadFull(body, buf)
+		done <- retryRead{k, err}
+	}()
+	select {
+	case r := <-done:
+		return buf[:r.n], r.err
+	case <-ctx.Done():
+		body.Close()
+		return nil, ctx.Err()
+	}
 }
 
 // retryNoBody is the replay function of a request without a body; a
