@@ -330,8 +330,9 @@ func (e Error) GoString() string {
 		shownText(e.Method, maxShownShort), shownText(e.Path, maxShownPath), len(e.Body))
 }
 
-// CheckResponse turns an error response into a typed error. It is
-// [CheckResponseWithLimit] with the default limit, [DefaultMaxErrorBody].
+// CheckResponse turns an error response into a typed error, reading at most
+// [DefaultMaxErrorBody] of its body ([Client] reads
+// ClientOptions.MaxErrorBody).
 //
 // It returns:
 //   - nil when resp's status is below 400 (resp is left untouched);
@@ -359,13 +360,7 @@ func (e Error) GoString() string {
 // sending for it. A failure while
 // reading the body is not reported: the error is built from what was read.
 func CheckResponse(resp *http.Response) error {
-	return CheckResponseWithLimit(resp, DefaultMaxErrorBody)
-}
-
-// CheckResponseWithLimit is [CheckResponse] reading at most limit bytes of an
-// error body; a limit of zero or less means [DefaultMaxErrorBody].
-func CheckResponseWithLimit(resp *http.Response, limit int64) error {
-	return checkResponse(resp, limit, nil)
+	return checkResponse(resp, DefaultMaxErrorBody, nil)
 }
 
 // credentialHeaders are the request headers whose values CheckResponse
@@ -389,8 +384,9 @@ func sentSecrets(resp *http.Response, sent []string) *sentsecret.Scrubber {
 	return sentsecret.NewScrubber(secrets...)
 }
 
-// checkResponse is CheckResponseWithLimit that also scrubs the secrets in
-// sent (what the caller knows it sent, such as a token request's body) from
+// checkResponse is CheckResponse reading at most limit bytes of an error
+// body (zero or less means DefaultMaxErrorBody) and also scrubbing the
+// secrets in sent (what the caller knows it sent, such as a token request's body) from
 // the error it builds.
 func checkResponse(resp *http.Response, limit int64, sent []string) error {
 	if resp == nil {

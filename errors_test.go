@@ -520,38 +520,6 @@ func (endlessErrBody) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestCheckResponseEndlessBody(t *testing.T) {
-	const drain = 64 << 10
-	for _, limit := range []int64{0, 1, 4096, 3 << 20} {
-		t.Run(fmt.Sprint("limit=", limit), func(t *testing.T) {
-			body := &errTrackedBody{r: endlessErrBody{}}
-			resp := &http.Response{StatusCode: 502, Body: body, Header: http.Header{}, ContentLength: -1}
-			err := apiauth.CheckResponseWithLimit(resp, limit)
-			var apiErr *apiauth.Error
-			if !errors.As(err, &apiErr) || !errors.Is(err, apiauth.ErrServer) {
-				t.Fatalf("CheckResponseWithLimit = %v, want a server *Error", err)
-			}
-			eff := limit
-			if eff <= 0 {
-				eff = apiauth.DefaultMaxErrorBody
-			}
-			if int64(len(apiErr.Body)) != eff {
-				t.Errorf("len(Body) = %d, want the limit %d", len(apiErr.Body), eff)
-			}
-			if body.read > eff+drain {
-				t.Errorf("read %d bytes of an endless body, want at most limit+64 KiB = %d", body.read, eff+drain)
-			}
-			if !body.closed {
-				t.Error("original body not closed")
-			}
-			rest, _ := io.ReadAll(resp.Body)
-			if int64(len(rest)) != eff {
-				t.Errorf("replacement body has %d bytes, want %d", len(rest), eff)
-			}
-		})
-	}
-}
-
 func TestCheckResponseClosesAndReplacesBody(t *testing.T) {
 	const payload = `{"detail":"Not authenticated"}`
 	body := &errTrackedBody{r: strings.NewReader(payload)}
