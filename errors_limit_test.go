@@ -67,4 +67,3 @@ func TestCheckResponseEndlessBody(t *testing.T) {
 		})
 	}
 }
-
