@@ -274,7 +274,9 @@ func TestSecretCanaries(t *testing.T) {
 	run.keep(wrong, wrongCache)
 	run.err("audimodal wrong password", get(client(apiauthtest.AudiModal, wrongCache, apiauth.ClientOptions{}), ctx, "v1/files"))
 	expired, _ := apiauth.NewStaticToken(fk.MintAudiModalToken(canaryEmail, -time.Minute))
+	run.mu.Lock()
 	run.tokens = append(run.tokens, expired.Secret())
+	run.mu.Unlock()
 	run.err("audimodal expired token", get(client(apiauthtest.AudiModal, expired, apiauth.ClientOptions{}), ctx, "v1/files"))
 	if st, err := sessions.Token(ctx); err == nil {
 		run.token(st)
@@ -289,6 +291,10 @@ func TestSecretCanaries(t *testing.T) {
 	run.err("bad key", err)
 
 	// Every printed form of everything.
+	// A refresh ahead may still be running and report its token through
+	// OnToken (run.token): read what was collected under the lock.
+	run.mu.Lock()
+	defer run.mu.Unlock()
 	var everything strings.Builder
 	everything.WriteString(logs.String())
 	for _, err := range run.errs {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apiauth/apiauth/internal/errkind"
+
 	"github.com/apiauth/apiauth/internal/hostcheck"
 	"github.com/apiauth/apiauth/internal/sentsecret"
 	"github.com/apiauth/apiauth/transport"
@@ -135,7 +137,7 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 	}
 	u, err := url.Parse(baseURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("apiauth: base URL must be an absolute http(s) URL: %w", ErrInvalidConfig)
+		return nil, errkind.Errorf("apiauth: base URL must be an absolute http(s) URL: %w", ErrInvalidConfig)
 	}
 	if cred != nil && u.Scheme == "http" && !o.AllowInsecure && !hostcheck.Loopback(u.Hostname()) {
 		// Every request would be refused: say so once, here.
@@ -244,13 +246,13 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, fmt.Errorf("apiauth: encoding request body: %w", err)
+			return nil, errkind.Errorf("apiauth: encoding request body: %w", err)
 		}
 		r = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
 	if err != nil {
-		return nil, fmt.Errorf("apiauth: building request: %w", err)
+		return nil, errkind.Errorf("apiauth: building request: %w", err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -263,7 +265,7 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 func (c *Client) resolve(path string) (*url.URL, error) {
 	ref, err := url.Parse(path)
 	if err != nil {
-		return nil, fmt.Errorf("apiauth: invalid request path: %w", ErrInvalidConfig)
+		return nil, errkind.Errorf("apiauth: invalid request path: %w", ErrInvalidConfig)
 	}
 	if ref.IsAbs() {
 		return ref, nil
@@ -338,12 +340,12 @@ func (c *Client) do(req *http.Request, out any) (*Response, error) {
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(body.err, &tooLarge):
-			return r, fmt.Errorf("apiauth: %s %s: %w", req.Method, req.URL.Path,
+			return r, errkind.Errorf("apiauth: %s %s: %w", req.Method, req.URL.Path,
 				&quietError{fmt.Sprintf("response body larger than %d bytes", tooLarge.Limit), tooLarge})
 		case body.err != nil && body.err != io.EOF:
-			return r, fmt.Errorf("apiauth: %s %s: reading response: %w", req.Method, req.URL.Path, body.err)
+			return r, errkind.Errorf("apiauth: %s %s: reading response: %w", req.Method, req.URL.Path, body.err)
 		}
-		return r, fmt.Errorf("apiauth: %s %s: decoding response: %w", req.Method, req.URL.Path, describeJSONError(err))
+		return r, errkind.Errorf("apiauth: %s %s: decoding response: %w", req.Method, req.URL.Path, describeJSONError(err))
 	}
 	return r, nil
 }
@@ -369,12 +371,13 @@ func (c *Client) transportError(req *http.Request, err error) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() && req.Context().Err() == nil {
-		return fmt.Errorf("apiauth: %s %s: timeout: %w", req.Method, req.URL.Path, err)
+		return errkind.Errorf("apiauth: %s %s: timeout: %w", req.Method, req.URL.Path, err)
 	}
-	if strings.HasPrefix(err.Error(), "apiauth: ") {
+	if errkind.Own(err) {
+		// A layer's own error already says what failed, and how.
 		return err
 	}
-	return fmt.Errorf("apiauth: %s %s: %w", req.Method, req.URL.Path, err)
+	return errkind.Errorf("apiauth: %s %s: %w", req.Method, req.URL.Path, err)
 }
 
 // Get sends GET path and decodes the JSON answer into out.

@@ -3,7 +3,6 @@ package apiauth
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -330,6 +329,18 @@ func (e Error) GoString() string {
 		shownText(e.Method, maxShownShort), shownText(e.Path, maxShownPath), len(e.Body))
 }
 
+func init() {
+	// apiauth's error types, told apart by type, never by message: an
+	// error of these kinds is wrapped without repeating its "apiauth: ".
+	errkind.Register(func(err error) bool {
+		switch err.(type) {
+		case *Error, *RefreshError, *CredentialError:
+			return true
+		}
+		return false
+	})
+}
+
 // CheckResponse turns an error response into a typed error, reading at most
 // [DefaultMaxErrorBody] of its body ([Client] reads
 // ClientOptions.MaxErrorBody).
@@ -390,7 +401,7 @@ func sentSecrets(resp *http.Response, sent []string) *sentsecret.Scrubber {
 // the error it builds.
 func checkResponse(resp *http.Response, limit int64, sent []string) error {
 	if resp == nil {
-		return errors.New("apiauth: CheckResponse: nil response")
+		return errkind.New("apiauth: CheckResponse: nil response")
 	}
 	if resp.StatusCode < 400 {
 		return nil

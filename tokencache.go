@@ -128,7 +128,7 @@ func (s *MemoryStore) LockToken(ctx context.Context, key string) (func(), error)
 		var once sync.Once
 		return func() { once.Do(func() { <-sem }) }, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("apiauth: waiting for the token lock: %w", ctx.Err())
+		return nil, errkind.Errorf("apiauth: waiting for the token lock: %w", ctx.Err())
 	}
 }
 
@@ -152,7 +152,7 @@ func (s *MemoryStore) StoreToken(_ context.Context, key string, tok *Token) erro
 // does until shortly before expiry. The cache tries again after a backoff.
 // While the token is still valid this is a normal answer, logged at debug
 // and not passed to OnRefreshError; once it is not, the refresh has failed.
-var ErrTokenUnchanged = errors.New("apiauth: token source returned the same token")
+var ErrTokenUnchanged = errkind.New("apiauth: token source returned the same token")
 
 // ErrTokenExpiredOnArrival is the cause reported when a refresh returned a
 // token that had expired by the time it was received: its expiry (from the
@@ -161,7 +161,7 @@ var ErrTokenUnchanged = errors.New("apiauth: token source returned the same toke
 // it, nor save it to its store: it counts the refresh as failed and tries
 // again after the backoff (MinBackoff, MaxBackoff), so that an endpoint
 // handing out expired tokens is not called once per request.
-var ErrTokenExpiredOnArrival = errors.New("apiauth: token source returned a token that had already expired")
+var ErrTokenExpiredOnArrival = errkind.New("apiauth: token source returned a token that had already expired")
 
 // ErrTokenRejected is the cause reported when the API rejected (a 401, and
 // [TokenCache.Invalidate]) a JWT whose exp was already past when it
@@ -170,7 +170,7 @@ var ErrTokenExpiredOnArrival = errors.New("apiauth: token source returned a toke
 // taken for tokens from a server with a clock behind. The cache then backs
 // off as after a failed refresh instead of fetching a token for every
 // request.
-var ErrTokenRejected = errors.New("apiauth: the API rejected the new token too")
+var ErrTokenRejected = errkind.New("apiauth: the API rejected the new token too")
 
 // rejectWindow is how soon after its adoption a rejected replacement
 // token counts as a failed refresh. A token rejected later was in use and
@@ -193,7 +193,7 @@ type RefreshError struct {
 // apiauth's own errors keep free of secrets.
 func (e *RefreshError) Error() string {
 	return fmt.Sprintf("apiauth: token refresh failed (%d in a row, next attempt at %s): %v",
-		e.Failures, e.Next.UTC().Format(time.RFC3339), e.Err)
+		e.Failures, e.Next.UTC().Format(time.RFC3339), errkind.Bare(e.Err))
 }
 
 // Is reports whether target is [ErrTokenRefresh].
@@ -374,12 +374,12 @@ func (c *TokenCache) refreshAhead(e *entry, now time.Time) {
 func (c *TokenCache) wait(ctx context.Context) (*entry, error) {
 	if err := ctx.Err(); err != nil {
 		// A caller that has already given up starts no refresh.
-		return nil, fmt.Errorf("apiauth: waiting for a token: %w", err)
+		return nil, errkind.Errorf("apiauth: waiting for a token: %w", err)
 	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, fmt.Errorf("apiauth: token cache: %w", errkind.Closed)
+		return nil, errkind.Errorf("apiauth: token cache: %w", errkind.Closed)
 	}
 	now := time.Now()
 	e := c.cur.Load()
@@ -411,7 +411,7 @@ func (c *TokenCache) wait(ctx context.Context) (*entry, error) {
 		}
 		return c.entryFor(f.tok), nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("apiauth: waiting for a token: %w", ctx.Err())
+		return nil, errkind.Errorf("apiauth: waiting for a token: %w", ctx.Err())
 	}
 }
 
@@ -447,7 +447,7 @@ func (c *TokenCache) run(f *flight, prev *entry) {
 	c.mu.Lock()
 	switch {
 	case c.closed:
-		f.err = fmt.Errorf("apiauth: token cache: %w", errkind.Closed)
+		f.err = errkind.Errorf("apiauth: token cache: %w", errkind.Closed)
 	case err != nil:
 		c.failLocked(f, prev, err, received)
 	default:
@@ -561,7 +561,7 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 		tok, err = c.src.Token(ctx)
 	}
 	if err == nil && (tok == nil || tok.AccessToken == "") {
-		err = errors.New("apiauth: token source returned no access token")
+		err = errkind.New("apiauth: token source returned no access token")
 	}
 	if err == nil {
 		// Whatever the source, a token that cannot go into a header is a
@@ -598,7 +598,7 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 
 // errLockWait is the cause of the lock wait's end when its share of
 // RefreshTimeout ran out.
-var errLockWait = errors.New("apiauth: refresh lock still held after half of RefreshTimeout")
+var errLockWait = errkind.New("apiauth: refresh lock still held after half of RefreshTimeout")
 
 // lock takes the store's refresh lock for the refresh whose context is ctx,
 // and returns the function that releases it, or nil when the refresh goes
@@ -818,7 +818,7 @@ func (c *TokenCache) Close() error {
 	case <-done:
 		return nil
 	case <-t.C:
-		return fmt.Errorf("apiauth: token cache closed with a refresh still running after %s: its source (%T) ignores its context", closeWait, c.src)
+		return errkind.Errorf("apiauth: token cache closed with a refresh still running after %s: its source (%T) ignores its context", closeWait, c.src)
 	}
 }
 

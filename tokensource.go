@@ -114,13 +114,13 @@ func newSourceHTTP(opts *SourceOptions) sourceHTTP {
 func checkEndpoint(raw string, allowInsecure bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("apiauth: invalid endpoint URL: %w", errkind.InvalidConfig)
+		return nil, errkind.Errorf("apiauth: invalid endpoint URL: %w", errkind.InvalidConfig)
 	}
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("apiauth: endpoint URL %q must be absolute http(s): %w", u.Redacted(), errkind.InvalidConfig)
+		return nil, errkind.Errorf("apiauth: endpoint URL %q must be absolute http(s): %w", u.Redacted(), errkind.InvalidConfig)
 	}
 	if u.Scheme == "http" && !allowInsecure && !hostcheck.Loopback(u.Hostname()) {
-		return nil, fmt.Errorf("apiauth: endpoint %s://%s: %w", u.Scheme, u.Host, errkind.InsecureTransport)
+		return nil, errkind.Errorf("apiauth: endpoint %s://%s: %w", u.Scheme, u.Host, errkind.InsecureTransport)
 	}
 	return u, nil
 }
@@ -143,11 +143,11 @@ func joinPath(base *url.URL, p string) *url.URL {
 func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any, secrets ...string) error {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return fmt.Errorf("apiauth: encoding token request: %w", err)
+		return errkind.Errorf("apiauth: encoding token request: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(b))
 	if err != nil {
-		return fmt.Errorf("apiauth: building token request: %w", err)
+		return errkind.Errorf("apiauth: building token request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -158,7 +158,7 @@ func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any, sec
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("apiauth: POST %s: %w", u.Path, err)
+		return errkind.Errorf("apiauth: POST %s: %w", u.Path, err)
 	}
 	defer resp.Body.Close()
 	if err := checkResponse(resp, DefaultMaxErrorBody, secrets); err != nil {
@@ -169,17 +169,17 @@ func (s sourceHTTP) postJSON(ctx context.Context, u *url.URL, body, out any, sec
 		// followed), a 304 or a stray 1xx is refused whatever its body
 		// holds, and the body, which may hold a token, is not kept.
 		apiErr := &Error{StatusCode: resp.StatusCode, Method: req.Method, Path: redactURLPath(u.EscapedPath()), RequestID: requestID(resp.Header)}
-		return fmt.Errorf("apiauth: token endpoint %s answered %d, want 2xx: %w", u.Path, resp.StatusCode, apiErr)
+		return errkind.Errorf("apiauth: token endpoint %s answered %d, want 2xx: %w", u.Path, resp.StatusCode, apiErr)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, s.maxResp+1))
 	if err != nil {
-		return fmt.Errorf("apiauth: reading token response from %s: %w", u.Path, err)
+		return errkind.Errorf("apiauth: reading token response from %s: %w", u.Path, err)
 	}
 	if int64(len(data)) > s.maxResp {
-		return fmt.Errorf("apiauth: token response from %s larger than %d bytes", u.Path, s.maxResp)
+		return errkind.Errorf("apiauth: token response from %s larger than %d bytes", u.Path, s.maxResp)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("apiauth: decoding token response from %s: %w", u.Path, describeJSONError(err))
+		return errkind.Errorf("apiauth: decoding token response from %s: %w", u.Path, describeJSONError(err))
 	}
 	return nil
 }
@@ -281,7 +281,7 @@ type accessTokenResponse struct {
 // received; its Expiry comes from the JWT claims, zero when unknown.
 func (r *accessTokenResponse) token(path string, received time.Time) (*Token, error) {
 	if r.AccessToken == "" {
-		return nil, fmt.Errorf("apiauth: token response from %s has no access_token", path)
+		return nil, errkind.Errorf("apiauth: token response from %s has no access_token", path)
 	}
 	tok := &Token{AccessToken: r.AccessToken, TokenType: r.TokenType}
 	if err := checkTokenHeader(tok, "token response from "+path); err != nil {
@@ -414,7 +414,7 @@ type loginResponse struct {
 
 func (r *loginResponse) token(path string, received time.Time) (*Token, error) {
 	if r.AccessToken == "" {
-		return nil, fmt.Errorf("apiauth: token response from %s has no access_token", path)
+		return nil, errkind.Errorf("apiauth: token response from %s has no access_token", path)
 	}
 	tok := &Token{AccessToken: r.AccessToken, RefreshToken: r.RefreshToken, TokenType: r.TokenType}
 	if err := checkTokenHeader(tok, "token response from "+path); err != nil {
@@ -525,7 +525,7 @@ type oauth2Call struct {
 // wrapping ctx.Err() once ctx ends.
 func (a *oauth2Adapter) Token(ctx context.Context) (*Token, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("apiauth: oauth2 token source: %w", err)
+		return nil, errkind.Errorf("apiauth: oauth2 token source: %w", err)
 	}
 	a.mu.Lock()
 	c := a.call
@@ -546,13 +546,13 @@ func (a *oauth2Adapter) Token(ctx context.Context) (*Token, error) {
 	select {
 	case <-c.done:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("apiauth: oauth2 token source: %w", ctx.Err())
+		return nil, errkind.Errorf("apiauth: oauth2 token source: %w", ctx.Err())
 	}
 	if c.err != nil {
-		return nil, fmt.Errorf("apiauth: oauth2 token source: %w", c.err)
+		return nil, errkind.Errorf("apiauth: oauth2 token source: %w", c.err)
 	}
 	if c.tok == nil {
-		return nil, errors.New("apiauth: oauth2 token source returned no token")
+		return nil, errkind.New("apiauth: oauth2 token source returned no token")
 	}
 	t := c.tok
 	return &Token{AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil

@@ -2,6 +2,8 @@ package apiauth_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/apiauth/apiauth"
@@ -49,4 +51,32 @@ func TestTokenSourceRidesTheClientTransport(t *testing.T) {
 	if st := srv.Stats(); st.Artos.TokensIssued != 1 {
 		t.Errorf("Artos tokens issued = %d, want 1", st.Artos.TokensIssued)
 	}
+}
+
+// An error that passed through the token source, the cache, the auth layer
+// and the client says "apiauth: " once, and still matches every kind on
+// its chain.
+func TestErrorsArePrefixedOnce(t *testing.T) {
+	ctx := context.Background()
+	srv := apiauthtest.NewServer(t)
+	login, err := apiauth.NewLoginSource(srv.URL(apiauthtest.AudiModal),
+		apiauth.Login{Email: apiauthtest.AudiModalEmail, Password: "wrong-password-0123", TenantID: apiauthtest.AudiModalTenantID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := apiauth.NewTokenCache(login, nil)
+	defer sessions.Close()
+	c, err := apiauth.NewClient(srv.URL(apiauthtest.AudiModal), sessions, &apiauth.ClientOptions{Base: srv.Client().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Get(ctx, "v1/files", nil)
+	var apiErr *apiauth.Error
+	if !errors.Is(err, apiauth.ErrTokenRefresh) || !errors.Is(err, apiauth.ErrUnauthorized) || !errors.As(err, &apiErr) {
+		t.Fatalf("err = %v, want ErrTokenRefresh wrapping the 401 *Error", err)
+	}
+	if n := strings.Count(err.Error(), "apiauth: "); n != 1 {
+		t.Fatalf("%q says \"apiauth: \" %d times, want once", err, n)
+	}
+	t.Log(err)
 }

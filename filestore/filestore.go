@@ -26,6 +26,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/apiauth/apiauth/internal/errkind"
+
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/internal/tokencodec"
 )
@@ -54,7 +56,7 @@ type TokenStore struct {
 // 0700) if needed. opts may be nil; it is not retained.
 func New(dir string, opts *Options) (*TokenStore, error) {
 	if dir == "" {
-		return nil, fmt.Errorf("apiauth: filestore: empty directory: %w", apiauth.ErrInvalidConfig)
+		return nil, errkind.Errorf("apiauth: filestore: empty directory: %w", apiauth.ErrInvalidConfig)
 	}
 	var o Options
 	if opts != nil {
@@ -65,7 +67,7 @@ func New(dir string, opts *Options) (*TokenStore, error) {
 		return nil, fmt.Errorf("%w: %w", err, apiauth.ErrInvalidConfig)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("apiauth: filestore: %w", err)
+		return nil, errkind.Errorf("apiauth: filestore: %w", err)
 	}
 	return &TokenStore{dir: dir, codec: c}, nil
 }
@@ -85,12 +87,12 @@ func (s *TokenStore) LoadToken(_ context.Context, key string) (*apiauth.Token, e
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("apiauth: filestore: %w", err)
+		return nil, errkind.Errorf("apiauth: filestore: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, tokencodec.MaxEntrySize+1))
 	if err != nil {
-		return nil, fmt.Errorf("apiauth: filestore: %w", err)
+		return nil, errkind.Errorf("apiauth: filestore: %w", err)
 	}
 	return s.codec.Decode(key, data)
 }
@@ -98,7 +100,7 @@ func (s *TokenStore) LoadToken(_ context.Context, key string) (*apiauth.Token, e
 // StoreToken saves tok under key, replacing the previous file atomically.
 func (s *TokenStore) StoreToken(_ context.Context, key string, tok *apiauth.Token) error {
 	if tok == nil || tok.AccessToken == "" {
-		return errors.New("apiauth: filestore: no token to save")
+		return errkind.New("apiauth: filestore: no token to save")
 	}
 	data, err := s.codec.Encode(key, tok)
 	if err != nil {
@@ -106,27 +108,27 @@ func (s *TokenStore) StoreToken(_ context.Context, key string, tok *apiauth.Toke
 	}
 	f, err := os.CreateTemp(s.dir, ".token-*")
 	if err != nil {
-		return fmt.Errorf("apiauth: filestore: %w", err)
+		return errkind.Errorf("apiauth: filestore: %w", err)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // after a successful rename there is nothing left
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
-		return fmt.Errorf("apiauth: filestore: %w", err)
+		return errkind.Errorf("apiauth: filestore: %w", err)
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return fmt.Errorf("apiauth: filestore: %w", err)
+		return errkind.Errorf("apiauth: filestore: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("apiauth: filestore: %w", err)
+		return errkind.Errorf("apiauth: filestore: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("apiauth: filestore: %w", err)
+		return errkind.Errorf("apiauth: filestore: %w", err)
 	}
 	if err := os.Rename(tmp, s.path(key)); err != nil {
-		return fmt.Errorf("apiauth: filestore: %w", err)
+		return errkind.Errorf("apiauth: filestore: %w", err)
 	}
 	return nil
 }

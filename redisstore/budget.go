@@ -2,13 +2,13 @@ package redisstore
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/errkind"
 
 	"github.com/redis/go-redis/v9"
 
@@ -84,7 +84,7 @@ func NewBudget(client redis.UniversalClient, opts *BudgetOptions) (*Budget, erro
 		o = *opts
 	}
 	if o.OpTimeout < 0 || o.ProbeInterval < 0 {
-		return nil, fmt.Errorf("apiauth: redisstore: negative OpTimeout %v or ProbeInterval %v", o.OpTimeout, o.ProbeInterval)
+		return nil, errkind.Errorf("apiauth: redisstore: negative OpTimeout %v or ProbeInterval %v", o.OpTimeout, o.ProbeInterval)
 	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
@@ -125,10 +125,10 @@ return tat - now`)
 // failed within OpTimeout, or failed less than ProbeInterval ago.
 func (b *Budget) Reserve(ctx context.Context, key string, rate float64, window time.Duration) (time.Duration, error) {
 	if b.client == nil {
-		return 0, errors.New("apiauth: redisstore: Budget not made by NewBudget")
+		return 0, errkind.New("apiauth: redisstore: Budget not made by NewBudget")
 	}
 	if !(rate > 0) || math.IsInf(rate, 1) || window <= 0 {
-		return 0, fmt.Errorf("apiauth: redisstore: invalid rate budget of %v per %v", rate, window)
+		return 0, errkind.Errorf("apiauth: redisstore: invalid rate budget of %v per %v", rate, window)
 	}
 	if err := b.allow(); err != nil {
 		return 0, err
@@ -145,7 +145,7 @@ func (b *Budget) Reserve(ctx context.Context, key string, rate float64, window t
 		if ctx.Err() == nil { // Redis failed, not the caller
 			b.fail(err)
 		}
-		return 0, fmt.Errorf("apiauth: redisstore: reserving a rate budget slot: %w", err)
+		return 0, errkind.Errorf("apiauth: redisstore: reserving a rate budget slot: %w", err)
 	}
 	b.down.Store(false)
 	return time.Duration(wait) * time.Microsecond, nil
@@ -165,7 +165,7 @@ func (b *Budget) allow() error {
 	b.mu.Lock()
 	err := b.lastErr
 	b.mu.Unlock()
-	return fmt.Errorf("apiauth: redisstore: rate budget unavailable, Redis failed less than %v ago: %w", b.opts.ProbeInterval, err)
+	return errkind.Errorf("apiauth: redisstore: rate budget unavailable, Redis failed less than %v ago: %w", b.opts.ProbeInterval, err)
 }
 
 // fail opens the circuit after err.

@@ -3,8 +3,9 @@ package redisstore
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/errkind"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -50,7 +51,7 @@ func (k keyspace) channel(name string) string {
 // Clients of other types are accepted as they are.
 func checkClient(c redis.UniversalClient) error {
 	if c == nil {
-		return errors.New("apiauth: redisstore: nil client")
+		return errkind.New("apiauth: redisstore: nil client")
 	}
 	var enabled bool
 	var read, write time.Duration
@@ -68,10 +69,10 @@ func checkClient(c redis.UniversalClient) error {
 		return nil
 	}
 	if !enabled {
-		return errors.New("apiauth: redisstore: the go-redis client must have ContextTimeoutEnabled: true, or Redis commands are not bounded by OpTimeout")
+		return errkind.New("apiauth: redisstore: the go-redis client must have ContextTimeoutEnabled: true, or Redis commands are not bounded by OpTimeout")
 	}
 	if read < 0 || write < 0 {
-		return errors.New("apiauth: redisstore: the go-redis client's ReadTimeout and WriteTimeout must not be -2, which disables socket deadlines and so OpTimeout")
+		return errkind.New("apiauth: redisstore: the go-redis client's ReadTimeout and WriteTimeout must not be -2, which disables socket deadlines and so OpTimeout")
 	}
 	return nil
 }

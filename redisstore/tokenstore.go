@@ -5,11 +5,12 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/errkind"
 
 	"github.com/redis/go-redis/v9"
 
@@ -107,7 +108,7 @@ func NewTokenStore(client redis.UniversalClient, opts *TokenOptions) (*TokenStor
 		"OpTimeout": o.OpTimeout, "Lease": o.Lease, "Grace": o.Grace, "PollInterval": o.PollInterval,
 	} {
 		if d < 0 {
-			return nil, fmt.Errorf("apiauth: redisstore: negative %s %v", name, d)
+			return nil, errkind.Errorf("apiauth: redisstore: negative %s %v", name, d)
 		}
 	}
 	if o.Prefix == "" {
@@ -120,7 +121,7 @@ func NewTokenStore(client redis.UniversalClient, opts *TokenOptions) (*TokenStor
 		o.Lease = DefaultLease
 	}
 	if o.Lease < 3*time.Millisecond {
-		return nil, fmt.Errorf("apiauth: redisstore: Lease %v is shorter than 3ms", o.Lease)
+		return nil, errkind.Errorf("apiauth: redisstore: Lease %v is shorter than 3ms", o.Lease)
 	}
 	if o.Grace == 0 {
 		o.Grace = DefaultGrace
@@ -145,10 +146,10 @@ func (s *TokenStore) opContext(ctx context.Context) (context.Context, context.Ca
 
 func (s *TokenStore) checkOpen() error {
 	if s.client == nil {
-		return errors.New("apiauth: redisstore: TokenStore not made by NewTokenStore")
+		return errkind.New("apiauth: redisstore: TokenStore not made by NewTokenStore")
 	}
 	if s.closed.Load() {
-		return fmt.Errorf("apiauth: redisstore: %w", apiauth.ErrClosed)
+		return errkind.Errorf("apiauth: redisstore: %w", apiauth.ErrClosed)
 	}
 	return nil
 }
@@ -168,7 +169,7 @@ func (s *TokenStore) LoadToken(ctx context.Context, key string) (*apiauth.Token,
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("apiauth: redisstore: loading a token: %w", err)
+		return nil, errkind.Errorf("apiauth: redisstore: loading a token: %w", err)
 	}
 	return s.codec.Decode(rk, data)
 }
@@ -180,7 +181,7 @@ func (s *TokenStore) StoreToken(ctx context.Context, key string, tok *apiauth.To
 		return err
 	}
 	if tok == nil || tok.AccessToken == "" {
-		return errors.New("apiauth: redisstore: no token to store")
+		return errkind.New("apiauth: redisstore: no token to store")
 	}
 	rk := s.ks.key(s.ks.id(key), "token")
 	data, err := s.codec.Encode(rk, tok)
@@ -195,7 +196,7 @@ func (s *TokenStore) StoreToken(ctx context.Context, key string, tok *apiauth.To
 	octx, cancel := s.opContext(ctx)
 	defer cancel()
 	if err := s.client.Set(octx, rk, data, ttl).Err(); err != nil {
-		return fmt.Errorf("apiauth: redisstore: storing a token: %w", err)
+		return errkind.Errorf("apiauth: redisstore: storing a token: %w", err)
 	}
 	return nil
 }
@@ -281,7 +282,7 @@ func (s *TokenStore) LockToken(ctx context.Context, key string) (func(), error) 
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("apiauth: redisstore: waiting for the refresh lock: %w", ctx.Err())
+			return nil, errkind.Errorf("apiauth: redisstore: waiting for the refresh lock: %w", ctx.Err())
 		}
 		t.Stop()
 	}
@@ -296,14 +297,14 @@ func (s *TokenStore) tryLock(ctx context.Context, lk, fence string) (bool, time.
 	if err != nil {
 		// Had Redis set the key before the timeout, the lock stays taken
 		// until its lease ends: no one renews it.
-		return false, 0, fmt.Errorf("apiauth: redisstore: taking the refresh lock: %w", err)
+		return false, 0, errkind.Errorf("apiauth: redisstore: taking the refresh lock: %w", err)
 	}
 	if ok {
 		return true, 0, nil
 	}
 	ms, err := leaseScript.Run(octx, s.client, []string{lk}, s.opts.Lease.Milliseconds()).Int64()
 	if err != nil {
-		return false, 0, fmt.Errorf("apiauth: redisstore: reading the refresh lock's lease: %w", err)
+		return false, 0, errkind.Errorf("apiauth: redisstore: reading the refresh lock's lease: %w", err)
 	}
 	if ms <= 0 {
 		// Released since: try again at once.

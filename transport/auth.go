@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -204,7 +203,7 @@ func (a *Auth) build() (*authConfig, error) {
 	}
 	if a.Origin == "" {
 		if a.Credential != nil || a.Tenant != "" || a.TenantHeader != "" {
-			return nil, errors.New("apiauth: transport.Auth: Origin is required with a Credential, Tenant or TenantHeader")
+			return nil, errkind.New("apiauth: transport.Auth: Origin is required with a Credential, Tenant or TenantHeader")
 		}
 	} else {
 		o, err := parseAuthOrigin("Origin", a.Origin)
@@ -222,16 +221,16 @@ func (a *Auth) build() (*authConfig, error) {
 	}
 	if a.TenantHeader != "" {
 		if !authValidHeaderName(a.TenantHeader) {
-			return nil, errors.New("apiauth: transport.Auth: TenantHeader is not a valid header name")
+			return nil, errkind.New("apiauth: transport.Auth: TenantHeader is not a valid header name")
 		}
 		c.tenantHeader = http.CanonicalHeaderKey(a.TenantHeader)
 	}
 	if a.Tenant != "" {
 		if c.tenantHeader == "" {
-			return nil, errors.New("apiauth: transport.Auth: Tenant is set but TenantHeader is empty")
+			return nil, errkind.New("apiauth: transport.Auth: Tenant is set but TenantHeader is empty")
 		}
 		if !authValidTenant(a.Tenant) {
-			return nil, fmt.Errorf("apiauth: transport.Auth: Tenant must be 1 to %d bytes of visible ASCII: %w", authMaxTenantLen, errkind.InvalidCredential)
+			return nil, errkind.Errorf("apiauth: transport.Auth: Tenant must be 1 to %d bytes of visible ASCII: %w", authMaxTenantLen, errkind.InvalidCredential)
 		}
 	}
 
@@ -288,11 +287,11 @@ func (a *Auth) RoundTrip(req *http.Request) (*http.Response, error) {
 	if tenant != "" {
 		if c.tenantHeader == "" {
 			authCloseBody(req)
-			return nil, fmt.Errorf("apiauth: tenant override set on the context, but this API takes none (transport.Auth.TenantHeader is empty): %w", errkind.InvalidCredential)
+			return nil, errkind.Errorf("apiauth: tenant override set on the context, but this API takes none (transport.Auth.TenantHeader is empty): %w", errkind.InvalidCredential)
 		}
 		if !authValidTenant(tenant) {
 			authCloseBody(req)
-			return nil, fmt.Errorf("apiauth: invalid %s value: must be 1 to %d bytes of visible ASCII: %w", c.tenantHeader, authMaxTenantLen, errkind.InvalidCredential)
+			return nil, errkind.Errorf("apiauth: invalid %s value: must be 1 to %d bytes of visible ASCII: %w", c.tenantHeader, authMaxTenantLen, errkind.InvalidCredential)
 		}
 	}
 	if c.cred == nil {
@@ -313,7 +312,7 @@ func (a *Auth) RoundTrip(req *http.Request) (*http.Response, error) {
 	used, err := c.cred.Apply(ctx, r2.Header)
 	if err != nil {
 		authCloseBody(req)
-		return nil, fmt.Errorf("apiauth: attach credential: %w", err)
+		return nil, errkind.Errorf("apiauth: attach credential: %w", err)
 	}
 	c.recordSent(ctx, r2.Header)
 	if tenant != "" {
@@ -382,7 +381,7 @@ func (c *authConfig) reauth(req *http.Request, resp *http.Response, used any, te
 // leaks no credential either.
 func (a *Auth) CheckRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
-		return errors.New("apiauth: stopped after 10 redirects")
+		return errkind.New("apiauth: stopped after 10 redirects")
 	}
 	c, err := a.config()
 	if err != nil {

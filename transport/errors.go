@@ -25,6 +25,16 @@ type RateLimitError struct {
 	Err error
 }
 
+func init() {
+	errkind.Register(func(err error) bool {
+		switch err.(type) {
+		case *RateLimitError, *InsecureError:
+			return true
+		}
+		return false
+	})
+}
+
 // Error describes the limit without any credential or request detail.
 func (e *RateLimitError) Error() string {
 	s := fmt.Sprintf("apiauth: rate limited: retry after %s", e.RetryAfter.Round(time.Millisecond))

@@ -1,10 +1,11 @@
 package transport
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/apiauth/apiauth/internal/errkind"
 
 	"github.com/apiauth/apiauth/internal/hostcheck"
 )
@@ -25,18 +26,18 @@ type authOrigin struct {
 func parseAuthOrigin(field, raw string) (authOrigin, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return authOrigin{}, errors.New("apiauth: transport.Auth: " + field + " is not a valid URL")
+		return authOrigin{}, errkind.New("apiauth: transport.Auth: " + field + " is not a valid URL")
 	}
 	scheme := originLower(u.Scheme)
 	if scheme != "https" && scheme != "http" {
-		return authOrigin{}, errors.New("apiauth: transport.Auth: " + field + " must be an absolute http or https URL")
+		return authOrigin{}, errkind.New("apiauth: transport.Auth: " + field + " must be an absolute http or https URL")
 	}
 	if u.User != nil {
-		return authOrigin{}, errors.New("apiauth: transport.Auth: " + field + " must not carry user information")
+		return authOrigin{}, errkind.New("apiauth: transport.Auth: " + field + " must not carry user information")
 	}
 	host := originLower(u.Hostname())
 	if host == "" {
-		return authOrigin{}, errors.New("apiauth: transport.Auth: " + field + " has no host")
+		return authOrigin{}, errkind.New("apiauth: transport.Auth: " + field + " has no host")
 	}
 	port := u.Port()
 	if port == "" {

@@ -5,14 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/errkind"
 )
 
 // Defaults of the [Pace] fields, used when a field is zero.
@@ -261,13 +261,13 @@ func (p *Pace) RoundTrip(req *http.Request) (*http.Response, error) {
 	p.init()
 	if req.URL == nil {
 		paceCloseBody(req)
-		return nil, errors.New("apiauth: rate limit: request has no URL")
+		return nil, errkind.New("apiauth: rate limit: request has no URL")
 	}
 	ctx := req.Context()
 	if p.Limiter != nil {
 		if err := p.Limiter.Wait(ctx); err != nil {
 			paceCloseBody(req)
-			return nil, fmt.Errorf("apiauth: client-side rate limit: %w", err)
+			return nil, errkind.Errorf("apiauth: client-side rate limit: %w", err)
 		}
 	}
 	id := p.Identity
@@ -336,7 +336,7 @@ func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (pace
 	select {
 	case e.turn <- struct{}{}:
 	case <-ctx.Done():
-		return paceTicket{}, fmt.Errorf("apiauth: rate limit wait: %w", ctx.Err())
+		return paceTicket{}, errkind.Errorf("apiauth: rate limit wait: %w", ctx.Err())
 	}
 	defer func() { <-e.turn }()
 
@@ -399,7 +399,7 @@ func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (pace
 			t.Stop()
 		case <-ctx.Done():
 			t.Stop()
-			return paceTicket{}, fmt.Errorf("apiauth: rate limit wait: %w", ctx.Err())
+			return paceTicket{}, errkind.Errorf("apiauth: rate limit wait: %w", ctx.Err())
 		}
 	}
 }
@@ -410,7 +410,7 @@ func (p *Pace) waitShared(ctx context.Context, e *paceEntry, rate float64, windo
 	d, err := p.Shared.Reserve(ctx, e.host+" "+e.key.id, rate, window)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("apiauth: rate limit wait: %w", ctx.Err())
+			return errkind.Errorf("apiauth: rate limit wait: %w", ctx.Err())
 		}
 		if p.sharedDown.CompareAndSwap(false, true) {
 			p.log(ctx, slog.LevelWarn, "apiauth: rate limit: shared budget unavailable, pacing locally: "+err.Error(), e.host, 0)
@@ -435,7 +435,7 @@ func (p *Pace) waitShared(ctx context.Context, e *paceEntry, rate float64, windo
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("apiauth: rate limit wait: %w", ctx.Err())
+		return errkind.Errorf("apiauth: rate limit wait: %w", ctx.Err())
 	}
 }
 

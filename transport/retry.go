@@ -277,7 +277,7 @@ func (r *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp = nil
 		}
 		if err == nil && resp == nil {
-			return nil, fmt.Errorf("apiauth: retry: %s: base transport returned neither response nor error", retryDesc(out))
+			return nil, errkind.Errorf("apiauth: retry: %s: base transport returned neither response nor error", retryDesc(out))
 		}
 		if !shouldRetry(out, resp, err) {
 			if budget != nil && err == nil && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
@@ -323,7 +323,7 @@ func (r *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 			if budget != nil {
 				budget.release(taken)
 			}
-			return nil, fmt.Errorf("apiauth: retry: %s: waiting %s before attempt %d: %w",
+			return nil, errkind.Errorf("apiauth: retry: %s: waiting %s before attempt %d: %w",
 				retryDesc(out), wait, attempt+1, werr)
 		}
 		next = nb
@@ -408,7 +408,7 @@ func retryOutcome(req *http.Request, attempt int, resp *http.Response, err error
 	} else {
 		reason = ""
 	}
-	return nil, fmt.Errorf("apiauth: retry: %s: failed after %d attempts%s: %w", retryDesc(req), attempt, reason, err)
+	return nil, errkind.Errorf("apiauth: retry: %s: failed after %d attempts%s: %w", retryDesc(req), attempt, reason, err)
 }
 
 func (r *Retry) log(ctx context.Context, level slog.Level, msg string, req *http.Request, attempt int, resp *http.Response, err error, wait time.Duration) {
@@ -702,7 +702,7 @@ func (r *Retry) replayableBody(req *http.Request) (retryBody, error) {
 		return retryBody{first: rest()}, nil
 	}
 	req.Body.Close()
-	return retryBody{}, fmt.Errorf("apiauth: retry: %s: reading request body: %w", retryDesc(req), err)
+	return retryBody{}, errkind.Errorf("apiauth: retry: %s: reading request body: %w", retryDesc(req), err)
 }
 
 // retryTail is what a request body yields past the ContentLength bytes the

@@ -9,9 +9,10 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/errkind"
 
 	"github.com/apiauth/apiauth"
 )
@@ -36,7 +37,7 @@ const (
 
 // ErrCorrupt is the cause of every decoding failure. Its message, and the
 // messages that wrap it, never quote the entry.
-var ErrCorrupt = errors.New("apiauth: unreadable stored token entry")
+var ErrCorrupt = errkind.New("apiauth: unreadable stored token entry")
 
 // wireToken is the JSON form of a token inside an entry.
 type wireToken struct {
@@ -62,11 +63,11 @@ func New(key []byte, owner string) (Codec, error) {
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return Codec{}, fmt.Errorf("apiauth: %s: EncryptionKey must be 16, 24 or 32 bytes, got %d", owner, len(key))
+		return Codec{}, errkind.Errorf("apiauth: %s: EncryptionKey must be 16, 24 or 32 bytes, got %d", owner, len(key))
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return Codec{}, fmt.Errorf("apiauth: %s: %w", owner, err)
+		return Codec{}, errkind.Errorf("apiauth: %s: %w", owner, err)
 	}
 	return Codec{aead: aead, owner: owner}, nil
 }
@@ -80,7 +81,7 @@ func (c Codec) Encode(name string, tok *apiauth.Token) ([]byte, error) {
 	body, err := json.Marshal(w)
 	if err != nil {
 		// The JSON error could quote a value of Extra: leave it out.
-		return nil, errors.New("apiauth: " + c.owner + ": the token's Extra cannot be encoded as JSON")
+		return nil, errkind.New("apiauth: " + c.owner + ": the token's Extra cannot be encoded as JSON")
 	}
 	if c.aead == nil {
 		return append([]byte{formatVersion, sealPlain}, body...), nil
@@ -90,7 +91,7 @@ func (c Codec) Encode(name string, tok *apiauth.Token) ([]byte, error) {
 	out = append(out, hdr...)
 	nonce := make([]byte, c.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("apiauth: %s: %w", c.owner, err)
+		return nil, errkind.Errorf("apiauth: %s: %w", c.owner, err)
 	}
 	out = append(out, nonce...)
 	return c.aead.Seal(out, nonce, body, additionalData(name, hdr)), nil
