@@ -176,6 +176,16 @@ var limiters = []limiterSpec{
 	nodeSpec("express-draft7", "draft-7"),
 	nodeSpec("express-draft8", "draft-8"),
 	nodeSpec("express-legacy", "legacy"),
+	{
+		// rolling-rate-limiter (Node) InMemoryRateLimiter: a sliding log of
+		// every attempt, blocked ones included; no middleware, so
+		// server.js sends IETF draft fields (see there).
+		name: "rolling-sliding-log", algo: "sliding log (rolling-rate-limiter, blocked attempts logged)",
+		rate: steady, burst: 0,
+		start: func(tb testing.TB) string {
+			return nodeURL(tb) + "sliding-log/?k=" + strconv.FormatInt(nodeKeys.Add(1), 10)
+		},
+	},
 }
 
 func nodeSpec(name, mode string) limiterSpec {

@@ -1,10 +1,12 @@
-// express-rate-limit on loopback for the bench/pacing harness.
+// express-rate-limit and rolling-rate-limiter on loopback for the
+// bench/pacing harness.
 // Usage: node server.js PORT [LIMIT] [WINDOW_MS]
 // One limiter per header mode, mounted on its own path; the key is the k
 // query parameter, so that every run of the harness starts with a fresh one.
 'use strict';
 const express = require('express');
 const { rateLimit } = require('express-rate-limit');
+const { InMemoryRateLimiter } = require('rolling-rate-limiter');
 
 const port = Number(process.argv[2]);
 const limit = Number(process.argv[3] || 20);
@@ -35,6 +37,24 @@ for (const [name, headers] of Object.entries(modes)) {
     }),
   );
 }
+// rolling-rate-limiter: a sliding log (every attempt's timestamp, blocked
+// ones included, kept for one interval). It has no HTTP middleware and its
+// docs name no headers, so this sends the IETF draft's fields: r is
+// actionsRemaining, t is millisecondsUntilAllowed in whole seconds rounded
+// up (at least 1: until the log has room again), and Retry-After the same.
+const rolling = new InMemoryRateLimiter({ interval: windowMs, maxInInterval: limit });
+app.use('/sliding-log', async (req, res, next) => {
+  const info = await rolling.limitWithInfo(String(req.query.k || 'default'));
+  const t = Math.max(1, Math.ceil(info.millisecondsUntilAllowed / 1000));
+  res.set('RateLimit-Policy', `"log";q=${limit};w=${Math.ceil(windowMs / 1000)}`);
+  res.set('RateLimit', `"log";r=${info.actionsRemaining};t=${t}`);
+  if (info.blocked) {
+    res.set('Retry-After', String(t));
+    res.status(429).send('Too Many Requests');
+    return;
+  }
+  next();
+});
 app.use((req, res) => res.send('ok'));
 
 const server = app.listen(port, '127.0.0.1', () => {
