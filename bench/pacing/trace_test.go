@@ -12,7 +12,7 @@ import (
 )
 
 // TestTrace prints every answer apiauth gets from one limiter in 2 s: its
-// offset from the start, status and rate-limit headers. It is a diagnostic,
+// offset from the start, wall-clock time, status and rate-limit headers. It is a diagnostic,
 // skipped unless PACING_TRACE names a row:
 //
 //	PACING_TRACE=ulule-fixed-firsthit go test -v -run TestTrace
@@ -63,7 +63,7 @@ func (tr *tracer) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	sort.Strings(hs)
 	tr.mu.Lock()
-	tr.lines = append(tr.lines, fmt.Sprintf("%6.3fs %d %s", time.Since(tr.t0).Seconds(), resp.StatusCode, strings.Join(hs, "; ")))
+	tr.lines = append(tr.lines, fmt.Sprintf("%6.3fs (Unix %.3f) %d %s", time.Since(tr.t0).Seconds(), float64(time.Now().UnixMilli())/1000, resp.StatusCode, strings.Join(hs, "; ")))
 	tr.mu.Unlock()
 	return resp, err
 }
