@@ -99,7 +99,7 @@ var limiters = []limiterSpec{
 		name: "httprate-sliding", algo: "sliding-window counter, aligned to the limiter's start",
 		rate: steady, burst: 0,
 		start: func(tb testing.TB) string {
-			return serve(tb, httprate.Limit(steady, window, httprate.WithKeyFuncs(httprate.Key("k")))(http.HandlerFunc(ok)))
+			return serve(tb, httprate.LimitBy(steady, window, httprate.Key("k"))(http.HandlerFunc(ok)))
 		},
 	},
 	{
@@ -108,8 +108,7 @@ var limiters = []limiterSpec{
 		name: "httprate-sliding-clock", algo: "sliding-window counter, aligned to the clock",
 		rate: steady, burst: steady,
 		start: func(tb testing.TB) string {
-			return serve(tb, httprate.Limit(steady, window,
-				httprate.WithKeyFuncs(httprate.Key("k")),
+			return serve(tb, httprate.LimitBy(steady, window, httprate.Key("k"),
 				httprate.WithLimitCounter(httprate.NewLocalLimitCounter(window)))(http.HandlerFunc(ok)))
 		},
 	},

@@ -30,9 +30,9 @@ func nodeURL(tb testing.TB) string {
 	nodeOnce.Do(startNode)
 	if nodeErr != "" {
 		if nodeFail {
-			tb.Fatalf("express-rate-limit server unavailable with CI=true: %s", nodeErr)
+			tb.Fatalf("Node limiter server (express-rate-limit, rolling-rate-limiter) unavailable with CI=true: %s", nodeErr)
 		}
-		tb.Skipf("SKIPPING the express-rate-limit rows: %s (run `npm ci` in bench/pacing/testdata/node)", nodeErr)
+		tb.Skipf("SKIPPING the Node limiter rows (express-rate-limit, rolling-rate-limiter): %s (run `npm ci --ignore-scripts` in bench/pacing/testdata/node)", nodeErr)
 	}
 	return nodeBase
 }
