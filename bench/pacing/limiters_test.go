@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/didip/tollbooth/v7"
 	"github.com/go-chi/httprate"
+	"github.com/gofiber/fiber/v2"
+	fiberlimiter "github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/sethvargo/go-limiter/httplimit"
 	"github.com/sethvargo/go-limiter/memorystore"
 	"github.com/throttled/throttled/v2"
@@ -72,6 +75,30 @@ var limiters = []limiterSpec{
 			l := ulule.New(ululemem.NewStore(), ulule.Rate{Period: window, Limit: steady})
 			mw := ululestdlib.NewMiddleware(l, ululestdlib.WithKeyGetter(func(*http.Request) string { return "k" }))
 			return serve(tb, mw.Handler(http.HandlerFunc(ok)))
+		},
+	},
+	{
+		// gofiber/fiber v2 limiter middleware, FixedWindow (its default): the
+		// window is counted in whole Unix seconds of fiber's cached clock
+		// (utils.Timestamp, stored by a 1 s ticker started once per
+		// process), so windows turn over with that clock's ticks, whatever
+		// the first hit. X-RateLimit-Limit, -Remaining, -Reset (whole
+		// seconds until the reset) and, on 429, Retry-After. Served by
+		// fasthttp, not net/http.
+		name: "fiber-fixed-clock", algo: "fixed window, aligned to the server's cached whole-second clock",
+		rate: steady, burst: steady,
+		start: func(tb testing.TB) string {
+			app := fiber.New(fiber.Config{DisableStartupMessage: true})
+			app.Use(fiberlimiter.New(fiberlimiter.Config{
+				Max: steady, Expiration: window,
+				KeyGenerator: func(*fiber.Ctx) string { return "k" },
+			}))
+			app.Get("/", func(c *fiber.Ctx) error { return c.SendString("ok") })
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			mustNil(tb, err)
+			go func() { _ = app.Listener(ln) }()
+			tb.Cleanup(func() { _ = app.Shutdown() })
+			return "http://" + ln.Addr().String() + "/"
 		},
 	},
 	{
