@@ -9,5 +9,6 @@
 //	cd bench/pacing && go test -race ./...
 //	cd bench/pacing && go test -run '^$' -bench BenchmarkPacingMatrix -benchtime=1x -benchmem
 //
-// The Node limiter (express-rate-limit) needs `npm ci` in testdata/node.
+// The Node limiters (express-rate-limit, rolling-rate-limiter) need
+// `npm ci --ignore-scripts` in testdata/node.
 package pacing
