@@ -348,9 +348,13 @@ func init() {
 // It returns:
 //   - nil when resp's status is below 400 (resp is left untouched);
 //   - a [*RateLimitError] for a 429, whose Err is the decoded [*Error]. Its
-//     Reset is X-RateLimit-Reset when that holds epoch seconds (a value above
-//     1e9), else the time of the check plus the server's wait, else the time
-//     of the check plus X-RateLimit-Reset read as delta seconds, else zero.
+//     Reset is the reset the rate-limit headers give, read exactly as Pace
+//     reads them ([transport.ParseRateLimit]: X-RateLimit-Reset as epoch
+//     seconds or milliseconds or seconds from now, told apart by magnitude
+//     against the clock, an HTTP date, or the IETF RateLimit fields), else
+//     the time of the check plus the server's wait, else zero. Retry-After
+//     and a body's retry_after are read by the retry layer's readers
+//     ([transport.RetryAfter], [transport.RetryAfterFromBody]).
 //     Its RetryAfter is the *Error's (Retry-After, else the body's
 //     retry_after) or, when the server gave none, the time left until Reset;
 //     its MaxWait is zero;
@@ -417,7 +421,7 @@ func checkResponse(resp *http.Response, limit int64, sent []string) error {
 		return apiErr
 	}
 	rl := &RateLimitError{RetryAfter: apiErr.RetryAfter, Err: apiErr}
-	rl.Reset = resetFor429(resp.Header.Get("X-RateLimit-Reset"), apiErr.RetryAfter, now)
+	rl.Reset = resetFor429(resp.Header, apiErr.RetryAfter, now)
 	if rl.RetryAfter == 0 && !rl.Reset.IsZero() {
 		rl.RetryAfter = max(rl.Reset.Sub(now), 0)
 	}
@@ -460,16 +464,21 @@ func newAPIError(resp *http.Response, body []byte, now time.Time, scrub *sentsec
 		RawDetail:    d.rawDetail,
 		RequiredRole: d.requiredRole,
 		ExpiresAt:    d.expiresAt,
-		RetryAfter:   d.retryAfter,
 		Body:         body,
+	}
+	if r, ok := transport.RetryAfterFromBody(body); ok {
+		// The body's retry_after, read as the retry layer reads it.
+		e.RetryAfter = min(r, maxServerWait)
 	}
 	if v := resp.Header.Get("Retry-After"); v != "" {
 		ref := now
 		if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 			ref = date
 		}
-		if d, ok := retryAfterHeaderDelay(v, ref); ok {
-			e.RetryAfter = d
+		// Read as the retry layer reads it (transport.RetryAfter), against
+		// the server's clock when it sent one.
+		if d, ok := transport.RetryAfter(resp, ref); ok {
+			e.RetryAfter = min(d, maxServerWait)
 		}
 	}
 	e.RequestID = requestID(resp.Header)
@@ -492,61 +501,19 @@ func newAPIError(resp *http.Response, body []byte, now time.Time, scrub *sentsec
 	return e
 }
 
-// resetFor429 returns when a 429's limit resets: X-RateLimit-Reset when it
-// holds epoch seconds (above 1e9), else now plus retryAfter, else now plus
-// X-RateLimit-Reset read as delta seconds; zero when nothing says.
-func resetFor429(header string, retryAfter time.Duration, now time.Time) time.Time {
-	v, err := strconv.ParseFloat(strings.TrimSpace(header), 64)
-	valid := err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0
-	switch {
-	case valid && v > 1e9 && v < 1e11:
-		sec, frac := math.Modf(v)
-		return time.Unix(int64(sec), int64(frac*1e9))
-	case retryAfter > 0:
+// resetFor429 returns when a 429's limit resets: the reset its rate-limit
+// headers give, read by the parser Pace uses (transport.ParseRateLimit:
+// X-RateLimit-Reset as epoch seconds or milliseconds or seconds from now,
+// told apart by magnitude against the clock, a date, or the IETF RateLimit
+// fields), else now plus retryAfter; zero when nothing says.
+func resetFor429(h http.Header, retryAfter time.Duration, now time.Time) time.Time {
+	if rl, ok := transport.ParseRateLimit(h, now, transport.ParseOptions{}); ok && !rl.Reset.IsZero() {
+		return rl.Reset
+	}
+	if retryAfter > 0 {
 		return now.Add(retryAfter)
-	case valid && v <= 1e9:
-		return now.Add(capSeconds(v))
 	}
 	return time.Time{}
-}
-
-// retryAfterHeaderDelay parses a Retry-After header value: delay-seconds (digits
-// only) or an HTTP-date, measured from now. A date in the past means zero.
-// The result is capped at maxServerWait. ok is false when v is neither.
-func retryAfterHeaderDelay(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if isDelaySeconds(v) {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || n > uint64(maxServerWait/time.Second) {
-			return maxServerWait, true // only digits: too large to parse
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return min(max(t.Sub(now), 0), maxServerWait), true
-}
-
-func isDelaySeconds(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// capSeconds converts non-negative seconds to a Duration, capped.
-func capSeconds(s float64) time.Duration {
-	if s >= maxServerWait.Seconds() {
-		return maxServerWait
-	}
-	return time.Duration(s * float64(time.Second))
 }
 
 // decodedErrorBody is what decodeErrorBody found in an error body.
@@ -555,7 +522,6 @@ type decodedErrorBody struct {
 	rawDetail             json.RawMessage
 	requiredRole          string
 	expiresAt             time.Time
-	retryAfter            time.Duration
 }
 
 // errorFields are the members an error object may carry, at the top level or
@@ -566,7 +532,6 @@ type errorFields struct {
 	Detail       json.RawMessage `json:"detail"`
 	RequiredRole json.RawMessage `json:"required_role"`
 	ExpiresAt    json.RawMessage `json:"expires_at"`
-	RetryAfter   json.RawMessage `json:"retry_after"`
 }
 
 type errorEnvelope struct {
@@ -618,9 +583,6 @@ func (d *decodedErrorBody) apply(f *errorFields) {
 	}
 	if t, ok := errJSONTime(f.ExpiresAt); ok {
 		d.expiresAt = t
-	}
-	if r, ok := errJSONSeconds(f.RetryAfter); ok {
-		d.retryAfter = r
 	}
 	raw := bytes.TrimSpace(f.Detail)
 	switch {
@@ -726,20 +688,6 @@ func errJSONText(raw json.RawMessage) string {
 		}
 	}
 	return ""
-}
-
-// errJSONSeconds reads a non-negative number of seconds, as a JSON number or a
-// numeric string.
-func errJSONSeconds(raw json.RawMessage) (time.Duration, bool) {
-	s := strings.TrimSpace(errJSONText(raw))
-	if s == "" {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		return 0, false
-	}
-	return capSeconds(v), true
 }
 
 // errJSONTime reads an RFC 3339 string, or a JSON number of epoch seconds.

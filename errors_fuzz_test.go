@@ -3,10 +3,11 @@ package apiauth
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiauth/apiauth/transport"
 )
 
 // errorBodySeeds are the documented error bodies of the four API families,
@@ -44,15 +45,18 @@ func FuzzDecodeErrorBody(f *testing.F) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d := decodeErrorBody(body)
-		if d.retryAfter < 0 || d.retryAfter > maxServerWait {
-			t.Errorf("retryAfter = %v out of range", d.retryAfter)
-		}
 		if d.rawDetail != nil && !json.Valid(d.rawDetail) {
 			t.Errorf("rawDetail %q is not JSON", d.rawDetail)
 		}
 
 		resp := &http.Response{StatusCode: 400, Header: http.Header{}, Request: req}
 		e := newAPIError(resp, body, now, nil)
+		if e.RetryAfter < 0 || e.RetryAfter > maxServerWait {
+			t.Errorf("RetryAfter = %v out of range", e.RetryAfter)
+		}
+		if r, ok := transport.RetryAfterFromBody(body); ok && e.RetryAfter != min(r, maxServerWait) {
+			t.Errorf("RetryAfter = %v, but the retry layer reads %v from the body", e.RetryAfter, r)
+		}
 		msg := e.Error()
 		if !strings.HasPrefix(msg, "apiauth: 400 Bad Request") {
 			t.Errorf("Error() = %q", msg)
@@ -72,33 +76,37 @@ func FuzzDecodeErrorBody(f *testing.F) {
 	})
 }
 
+// errRetryAfter is the RetryAfter of the *Error built from an answer whose
+// Retry-After header is v, sent by a server whose clock reads now.
+func errRetryAfter(v string, now time.Time) time.Duration {
+	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {v}, "Date": {now.Format(http.TimeFormat)}}}
+	return newAPIError(resp, nil, now, nil).RetryAfter
+}
+
+// The *Error reads Retry-After through the retry layer's reader
+// (transport.RetryAfter), capped at maxServerWait: one parser per header.
 func FuzzRetryAfterHeaderDelay(f *testing.F) {
 	for _, s := range []string{
 		"60", "0", "120", " 5 ", "007", "1.5", "-1", "+3", "",
 		"99999999999999999999999", "3155760000", "3155759999",
 		"Wed, 21 Oct 2015 07:28:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT",
 		"Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
-		"Fri, 31 Dec 9999 23:59:59 GMT", "tomorrow",
+		"Fri, 31 Dec 9999 23:59:59 GMT", "Wed, 21 Oct 2015 07:29:00 UTC", "tomorrow",
 	} {
 		f.Add(s)
 	}
 	now := time.Date(2015, 10, 21, 7, 28, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := retryAfterHeaderDelay(v, now)
-		if !ok && d != 0 {
-			t.Errorf("retryAfterHeaderDelay(%q) = %v, false: want zero on failure", v, d)
+		if strings.ContainsAny(v, "\r\n") {
+			return // not a header value
 		}
+		d := errRetryAfter(v, now)
 		if d < 0 || d > maxServerWait {
-			t.Errorf("retryAfterHeaderDelay(%q) = %v out of range", v, d)
+			t.Errorf("RetryAfter for %q = %v out of range", v, d)
 		}
-		s := strings.TrimSpace(v)
-		if isDelaySeconds(s) {
-			if !ok {
-				t.Errorf("retryAfterHeaderDelay(%q) rejected delay-seconds", v)
-			}
-			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n < int64(maxServerWait/time.Second) && d != time.Duration(n)*time.Second {
-				t.Errorf("retryAfterHeaderDelay(%q) = %v, want %ds", v, d, n)
-			}
+		want, _ := transport.RetryAfter(&http.Response{Header: http.Header{"Retry-After": {v}}}, now)
+		if d != min(want, maxServerWait) {
+			t.Errorf("RetryAfter for %q = %v, the retry layer reads %v", v, d, want)
 		}
 	})
 }
@@ -106,26 +114,25 @@ func FuzzRetryAfterHeaderDelay(f *testing.F) {
 func TestRetryAfterHeaderDelay(t *testing.T) {
 	now := time.Date(2015, 10, 21, 7, 28, 0, 0, time.UTC)
 	tests := []struct {
-		in     string
-		want   time.Duration
-		wantOK bool
+		in   string
+		want time.Duration
 	}{
-		{"60", time.Minute, true},
-		{" 0 ", 0, true},
-		{"Wed, 21 Oct 2015 07:28:30 GMT", 30 * time.Second, true},
-		{"Wednesday, 21-Oct-15 07:29:00 GMT", time.Minute, true},
-		{"Wed Oct 21 07:28:05 2015", 5 * time.Second, true},
-		{"Wed, 21 Oct 2015 07:00:00 GMT", 0, true}, // in the past: no wait
-		{"99999999999999999999999", maxServerWait, true},
-		{"-1", 0, false},
-		{"1.5", 0, false},
-		{"", 0, false},
-		{"soon", 0, false},
+		{"60", time.Minute},
+		{" 0 ", 0},
+		{"Wed, 21 Oct 2015 07:28:30 GMT", 30 * time.Second},
+		{"Wed, 21 Oct 2015 07:28:30 UTC", 30 * time.Second}, // RFC 1123 with UTC
+		{"Wednesday, 21-Oct-15 07:29:00 GMT", time.Minute},
+		{"Wed Oct 21 07:28:05 2015", 5 * time.Second},
+		{"Wed, 21 Oct 2015 07:00:00 GMT", 0}, // in the past: no wait
+		{"99999999999999999999999", maxServerWait},
+		{"-1", 0},
+		{"1.5", 0},
+		{"", 0},
+		{"soon", 0},
 	}
 	for _, tc := range tests {
-		got, ok := retryAfterHeaderDelay(tc.in, now)
-		if got != tc.want || ok != tc.wantOK {
-			t.Errorf("retryAfterHeaderDelay(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.wantOK)
+		if got := errRetryAfter(tc.in, now); got != tc.want {
+			t.Errorf("Retry-After %q: RetryAfter = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

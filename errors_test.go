@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -811,4 +812,36 @@ func TestCheckResponseRateLimitResetInThePast(t *testing.T) {
 			t.Errorf("Reset=%v RetryAfter=%v, want 1m30s until the epoch reset", rl.Reset, rl.RetryAfter)
 		}
 	})
+}
+
+// CheckResponse and Pace read a 429's reset through one parser: the same
+// X-RateLimit-Reset (or RateLimit field) gives the same instant to the
+// *RateLimitError and to transport.ParseRateLimit, which Pace uses. In 0.1
+// a reset of 950000000 was 2057 for one and 2000 for the other.
+func TestOneParserForTheReset(t *testing.T) {
+	now := time.Now()
+	for _, h := range []http.Header{
+		{"X-Ratelimit-Reset": {"950000000"}},
+		{"X-Ratelimit-Reset": {strconv.FormatInt(now.Add(30*time.Second).Unix(), 10)}},
+		{"X-Ratelimit-Reset": {strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10)}},
+		{"X-Ratelimit-Reset": {"30"}},
+		{"X-Ratelimit-Reset": {now.Add(time.Minute).UTC().Format(http.TimeFormat)}},
+		{"X-Ratelimit-Reset": {strings.Replace(now.Add(time.Minute).UTC().Format(http.TimeFormat), "GMT", "UTC", 1)}},
+		{"Ratelimit": {`"default";r=0;t=42`}, "Ratelimit-Policy": {`"default";q=100;w=60`}},
+	} {
+		h := h.Clone()
+		h.Set("X-Ratelimit-Remaining", "0")
+		resp := &http.Response{StatusCode: 429, Header: h, Body: io.NopCloser(strings.NewReader(`{}`))}
+		var rle *apiauth.RateLimitError
+		if !errors.As(apiauth.CheckResponse(resp), &rle) {
+			t.Fatalf("%v: no *RateLimitError", h)
+		}
+		rl, ok := transport.ParseRateLimit(h, time.Now(), transport.ParseOptions{})
+		if !ok || rl.Reset.IsZero() {
+			t.Fatalf("%v: Pace's parser found no reset", h)
+		}
+		if d := rle.Reset.Sub(rl.Reset); d > time.Second || d < -time.Second {
+			t.Errorf("%v: CheckResponse says %v, Pace says %v", h, rle.Reset, rl.Reset)
+		}
+	}
 }

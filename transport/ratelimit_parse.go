@@ -379,7 +379,7 @@ func headerReset(v []string, now time.Time, f ResetFormat) (time.Time, ResetForm
 	if len(s) > 64 {
 		return time.Time{}, ResetAuto
 	}
-	if t, err := http.ParseTime(s); err == nil && plausibleDate(t) {
+	if t, ok := parseHTTPDate(s); ok && plausibleDate(t) {
 		return t, ResetEpochSeconds
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil && plausibleDate(t) {

@@ -40,8 +40,8 @@ func retryParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if retryAllDigits(v) {
 		return retrySeconds(v)
 	}
-	t, err := http.ParseTime(v)
-	if err != nil {
+	t, ok := parseHTTPDate(v)
+	if !ok {
 		return 0, false
 	}
 	if d := t.Sub(now); d > 0 {
@@ -87,7 +87,7 @@ func retrySeconds(digits string) (time.Duration, bool) {
 // report false; values too large for a [time.Duration] are clamped to the
 // largest one. The caller bounds how much of the body it passes in.
 func RetryAfterFromBody(body []byte) (time.Duration, bool) {
-	body = bytes.TrimSpace(body)
+	body = bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
 	if len(body) == 0 || body[0] != '{' {
 		return 0, false
 	}
@@ -139,28 +139,18 @@ func retryJSONSeconds(raw json.RawMessage) (time.Duration, bool) {
 }
 
 // retryResetWait returns the wait until the X-RateLimit-Reset header of h,
-// measured from now. The value is read as Unix epoch seconds (the common
-// form) when it is at least 1e8 (about three years, in seconds: longer than
-// any rate-limit window, earlier than any clock in use, synctest's included),
-// and as seconds from now when smaller, as some servers send. A reset in the
-// past gives a zero wait.
+// measured from now, read as Pace and CheckResponse read it (headerReset:
+// epoch seconds or milliseconds, or seconds from now, told apart by
+// magnitude against the clock; or a date). A reset in the past gives a zero
+// wait.
 func retryResetWait(h http.Header, now time.Time) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
-	if !retryAllDigits(v) {
+	v := h.Values("X-RateLimit-Reset")
+	if len(v) == 0 {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
+	t, _ := headerReset(v, now, ResetAuto)
+	if t.IsZero() {
 		return 0, false
 	}
-	if n < 1e8 {
-		return time.Duration(n) * time.Second, true
-	}
-	if n > now.Unix()+retryMaxSeconds/2 {
-		return time.Duration(math.MaxInt64), true
-	}
-	if d := time.Unix(n, 0).Sub(now); d > 0 {
-		return d, true
-	}
-	return 0, true
+	return max(t.Sub(now), 0), true
 }
