@@ -280,8 +280,14 @@ func TestTransportFaults(t *testing.T) {
 			if tt.auths != 0 && o.attempt != tt.auths {
 				t.Errorf("Auth saw %d attempts, want %d", o.attempt, tt.auths)
 			}
+			// RoundTrip may close the body from another goroutine after it
+			// returns (the http.RoundTripper contract; net/http's write
+			// loop does): wait for it, boundedly.
+			for i := 0; i < 200 && !body.closed.Load(); i++ {
+				time.Sleep(5 * time.Millisecond)
+			}
 			if !body.closed.Load() {
-				t.Error("the request body was not closed")
+				t.Error("the request body was not closed within 1 s")
 			}
 			if !headersEqual(before, req.Header) {
 				t.Errorf("the caller's headers changed: %v -> %v", before, req.Header)
