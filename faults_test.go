@@ -23,6 +23,7 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
+	"github.com/apiauth/apiauth/internal/testrt"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -397,10 +398,6 @@ func fltClockRun(t *testing.T, offset func(elapsed time.Duration) time.Duration)
 	})
 	return calls, st, err
 }
-
-type fltRT func(*http.Request) (*http.Response, error)
-
-func (f fltRT) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // fltInProcess serves requests by calling a handler directly, so that
 // code inside a synctest bubble can reach a fake without a socket.
@@ -1030,7 +1027,7 @@ func fltBaseCases() []fltCase {
 				cctx, cancel := context.WithCancel(ctx)
 				defer cancel()
 				// Cancel as soon as the answer's headers are in.
-				base := fltRT(func(r *http.Request) (*http.Response, error) {
+				base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 					resp, err := fltTransport(t).RoundTrip(r)
 					cancel()
 					return resp, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/audimodal"
+	"github.com/apiauth/apiauth/internal/testrt"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -24,7 +25,7 @@ func TestMemoryBoundedAcrossTenantsAndKeys(t *testing.T) {
 		t.Skip("sends 100,000 requests")
 	}
 	reset := fmt.Sprint(time.Now().Add(time.Hour).Unix())
-	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 		h := http.Header{}
 		h.Set("X-RateLimit-Limit", "1000")
 		h.Set("X-RateLimit-Remaining", "999")
@@ -71,7 +72,3 @@ func TestMemoryBoundedAcrossTenantsAndKeys(t *testing.T) {
 		t.Fatalf("live heap grew by %d KiB over 100,000 requests across %d keys", growth>>10, keys)
 	}
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 // TestCacheRejectedTokensBackOff: an Artos token endpoint handing out JWTs
@@ -30,7 +31,7 @@ func TestCacheRejectedTokensBackOff(t *testing.T) {
 		mux.Handle("/", fk)
 		var fetches, api atomic.Int32
 		var nexts []time.Time
-		rt := fltRT(func(r *http.Request) (*http.Response, error) {
+		rt := testrt.Func(func(r *http.Request) (*http.Response, error) {
 			if fltIsToken(r.URL.Path) {
 				fetches.Add(1)
 			} else {

@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/apiauth/apiauth/internal/testrt"
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/goleak"
 	"golang.org/x/oauth2"
@@ -411,16 +412,12 @@ func TestCacheSkewedServerRefreshesOnTime(t *testing.T) {
 // handlerClient sends requests straight to h, in memory, so tests with
 // fake time need no sockets.
 func handlerClient(h http.Handler) *http.Client {
-	return &http.Client{Transport: rtFunc(func(r *http.Request) (*http.Response, error) {
+	return &http.Client{Transport: testrt.Func(func(r *http.Request) (*http.Response, error) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		return rec.Result(), nil
 	})}
 }
-
-type rtFunc func(*http.Request) (*http.Response, error)
-
-func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 

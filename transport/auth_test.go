@@ -18,15 +18,11 @@ import (
 	"testing"
 
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
-// authRT is a fake base RoundTripper.
-type authRT func(*http.Request) (*http.Response, error)
-
-func (f authRT) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // authOK answers 200 with an empty body, recording the request it got.
-func authOK(got **http.Request) authRT {
+func authOK(got **http.Request) testrt.Func {
 	return func(r *http.Request) (*http.Response, error) {
 		if got != nil {
 			*got = r
@@ -172,7 +168,7 @@ func TestAuthInvalidTenant(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%q", tenant), func(t *testing.T) {
 			called := false
-			a := &Auth{Base: authRT(func(*http.Request) (*http.Response, error) { called = true; return nil, errors.New("unreachable") }), AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: "https://api.voltasis.com", TenantHeader: "X-Organization-ID"}}
+			a := &Auth{Base: testrt.Func(func(*http.Request) (*http.Response, error) { called = true; return nil, errors.New("unreachable") }), AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: "https://api.voltasis.com", TenantHeader: "X-Organization-ID"}}
 			body := &authBody{Reader: strings.NewReader("{}")}
 			req := authNewReq(t, WithTenant(context.Background(), tenant), "POST", "https://api.voltasis.com/v1/x", body)
 			resp, err := a.RoundTrip(req)
@@ -399,7 +395,7 @@ func TestAuthConcurrent401(t *testing.T) {
 	var arrived sync.WaitGroup
 	arrived.Add(n)
 	var calls atomic.Int32
-	base := authRT(func(r *http.Request) (*http.Response, error) {
+	base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 		calls.Add(1)
 		code := 200
 		if r.Header.Get("Authorization") == "Bearer tok-1" {
@@ -622,7 +618,7 @@ func TestAuthApplyError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	called := false
-	a := &Auth{Base: authRT(func(*http.Request) (*http.Response, error) { called = true; return nil, errors.New("unreachable") }), AuthOptions: AuthOptions{Credential: CredentialFunc(func(ctx context.Context, _ http.Header) error {
+	a := &Auth{Base: testrt.Func(func(*http.Request) (*http.Response, error) { called = true; return nil, errors.New("unreachable") }), AuthOptions: AuthOptions{Credential: CredentialFunc(func(ctx context.Context, _ http.Header) error {
 		return fmt.Errorf("apiauth: token refresh: %w", ctx.Err())
 	}), Origin: "https://api.example.com"}}
 	body := &authBody{Reader: strings.NewReader("x")}
@@ -741,7 +737,7 @@ func authBench(tb testing.TB) (http.RoundTripper, *Auth, *http.Request) {
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "apiauth-bench")
 	canned := &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: req}
-	base := authRT(func(*http.Request) (*http.Response, error) { return canned, nil })
+	base := testrt.Func(func(*http.Request) (*http.Response, error) { return canned, nil })
 	const bearer = "Bearer sk_live_0123456789abcdef"
 	a := &Auth{Base: base, AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { h.Set("Authorization", bearer); return nil }), Origin: "https://api.audimodal.ai", TenantHeader: "X-Tenant-ID"}}
 	return base, a, req

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 // The fault matrix of the transport layers on their own: Retry over Auth
@@ -224,7 +225,7 @@ func TestTransportFaults(t *testing.T) {
 			}
 			auth := &Auth{Base: base, AuthOptions: AuthOptions{Credential: cred, Origin: target}}
 			var auths atomic.Int32
-			retry := &Retry{Base: authRT(func(r *http.Request) (*http.Response, error) {
+			retry := &Retry{Base: testrt.Func(func(r *http.Request) (*http.Response, error) {
 				auths.Add(1)
 				return auth.RoundTrip(r)
 			}), RetryOptions: RetryOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}}
@@ -340,7 +341,7 @@ func TestTransportConcurrentFaults(t *testing.T) {
 	defer base.CloseIdleConnections()
 	var baseCalls atomic.Int64
 	cred := &faultCred{}
-	auth := &Auth{Base: authRT(func(r *http.Request) (*http.Response, error) {
+	auth := &Auth{Base: testrt.Func(func(r *http.Request) (*http.Response, error) {
 		baseCalls.Add(1)
 		return base.RoundTrip(r)
 	}), AuthOptions: AuthOptions{Credential: cred, Origin: srv.URL}}

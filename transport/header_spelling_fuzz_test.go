@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 // hsNames are the header names FuzzHeaderSpellings spells: the credential
@@ -233,7 +235,7 @@ func hsRun(t *testing.T, cfg hsConfig, orig http.Header, req *http.Request) (htt
 	req.Header = orig.Clone()
 	var got http.Header
 	a := &Auth{
-		Base: authRT(func(r *http.Request) (*http.Response, error) {
+		Base: testrt.Func(func(r *http.Request) (*http.Response, error) {
 			got = r.Header
 			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
 		}),

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 // TestDefaultIdentitySpellings checks that Pace's default identity reads a
@@ -76,7 +78,7 @@ func TestRetryIdempotencyKeySpellings(t *testing.T) {
 	for _, name := range []string{"idempotency-key", "IDEMPOTENCY-KEY", "x-idempotency-key"} {
 		var sent []http.Header
 		r := &Retry{
-			Base: authRT(func(req *http.Request) (*http.Response, error) {
+			Base: testrt.Func(func(req *http.Request) (*http.Response, error) {
 				sent = append(sent, req.Header.Clone())
 				status := http.StatusServiceUnavailable
 				if len(sent) > 1 {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 // paceFarVariants are one answer each that says "nothing left" until far
@@ -55,7 +57,7 @@ func paceHealthyX(now time.Time, left int64) []string {
 
 // paceFarServer answers its first request with the variant's bad answer and
 // every later one with a healthy answer, counting calls.
-func paceFarServer(calls *atomic.Int64, status int, bad func(time.Time) []string, healthy func(time.Time, int64) []string) rtFunc {
+func paceFarServer(calls *atomic.Int64, status int, bad func(time.Time) []string, healthy func(time.Time, int64) []string) testrt.Func {
 	return func(req *http.Request) (*http.Response, error) {
 		n := calls.Add(1)
 		kv, st := healthy(time.Now(), max(100-n, 1)), http.StatusOK

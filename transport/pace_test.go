@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/testrt"
 	"golang.org/x/time/rate"
 )
 
@@ -61,7 +62,7 @@ func TestPaceSixteenWorkersThreeLeft(t *testing.T) {
 		reset := start.Add(time.Second)
 		lim := &rlWindowLimiter{limit: 10, window: time.Second}
 		lim.preload(start, 7)
-		base := rtFunc(func(req *http.Request) (*http.Response, error) {
+		base := testrt.Func(func(req *http.Request) (*http.Response, error) {
 			time.Sleep(10 * time.Millisecond) // on the way to the server
 			resp, err := lim.roundTrip(req)
 			time.Sleep(10 * time.Millisecond) // on the way back
@@ -267,7 +268,7 @@ func TestPaceStateIsBounded(t *testing.T) {
 func TestPaceKeysByCredential(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reset := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
-		base := rtFunc(func(req *http.Request) (*http.Response, error) {
+		base := testrt.Func(func(req *http.Request) (*http.Response, error) {
 			remaining := "100"
 			if req.Header.Get("Authorization") == "Bearer sk_live_exhausted" {
 				remaining = "0"
@@ -339,7 +340,7 @@ func TestDefaultIdentity(t *testing.T) {
 // Pace never modifies the caller's request.
 func TestPaceDoesNotMutateRequest(t *testing.T) {
 	var seen *http.Request
-	p := &Pace{Base: rtFunc(func(req *http.Request) (*http.Response, error) {
+	p := &Pace{Base: testrt.Func(func(req *http.Request) (*http.Response, error) {
 		seen = req
 		return rlHeaderResponse(nil, http.StatusOK, "X-RateLimit-Remaining", "5", "X-RateLimit-Reset", "30")(req)
 	})}
@@ -403,7 +404,7 @@ func TestPaceBaseErrorDoesNotWedge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		errDial := errors.New("dial tcp: connection refused")
 		n := 0
-		p := &Pace{Base: rtFunc(func(req *http.Request) (*http.Response, error) {
+		p := &Pace{Base: testrt.Func(func(req *http.Request) (*http.Response, error) {
 			n++
 			if n == 1 {
 				return nil, errDial
@@ -449,7 +450,7 @@ func (sc paceScenario) run(t *testing.T) (lim *rlWindowLimiter, p *Pace, goodput
 	lim.stopAt = start.Add(windows * sc.window)
 	paces := make([]*Pace, max(sc.clients, 1))
 	for i := range paces {
-		paces[i] = &Pace{Base: rtFunc(func(req *http.Request) (*http.Response, error) {
+		paces[i] = &Pace{Base: testrt.Func(func(req *http.Request) (*http.Response, error) {
 			time.Sleep(sc.rtt / 2)
 			rec := rlNewMemResponse(req)
 			sc.respond(lim, time.Now(), rec)

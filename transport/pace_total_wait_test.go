@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 // MaxWait bounds a request's whole wait, not each pause: answers from
@@ -23,7 +25,7 @@ func TestPaceMaxWaitBoundsTheWholeWait(t *testing.T) {
 		var n atomic.Int32
 		var mu sync.Mutex
 		sentAt := map[string]time.Duration{} // when each tagged request reached Base
-		base := rtFunc(func(req *http.Request) (*http.Response, error) {
+		base := testrt.Func(func(req *http.Request) (*http.Response, error) {
 			mu.Lock()
 			sentAt[req.Header.Get("X-Tag")] = time.Since(start)
 			mu.Unlock()

@@ -10,12 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
-
-// rtFunc adapts a function to http.RoundTripper, as a fake Base.
-type rtFunc func(*http.Request) (*http.Response, error)
-
-func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // rlWindowLimiter is a server-side rate limiter for tests and benchmarks:
 // limit requests per window, windows aligned to the clock, either a fixed
@@ -146,7 +143,7 @@ func (m *rlMemResponse) response() *http.Response {
 
 // rlHeaderResponse returns a fake Base answering every request with status and
 // the given header pairs, counting calls.
-func rlHeaderResponse(calls *atomic.Int64, status int, kv ...string) rtFunc {
+func rlHeaderResponse(calls *atomic.Int64, status int, kv ...string) testrt.Func {
 	return func(req *http.Request) (*http.Response, error) {
 		if calls != nil {
 			calls.Add(1)

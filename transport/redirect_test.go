@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 // redirCredHeaders are every header that would carry a credential in the
@@ -377,7 +378,7 @@ func TestRedirectPlainHTTPAllowed(t *testing.T) {
 func TestRedirectBaseWithoutResponseRequest(t *testing.T) {
 	var mu sync.Mutex
 	var saw []string
-	base := authRT(func(r *http.Request) (*http.Response, error) {
+	base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 		mu.Lock()
 		saw = append(saw, r.URL.Host+" "+r.Header.Get("Authorization"))
 		mu.Unlock()

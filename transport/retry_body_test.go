@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 // pipeBody returns a request body of n declared bytes fed through an
@@ -191,7 +193,7 @@ func TestRetryBodyNeverReadsPastContentLength(t *testing.T) {
 			body := &countingBody{r: strings.NewReader(tc.payload)}
 			var calls int
 			var sent []string
-			base := retryRT(func(r *http.Request) (*http.Response, error) {
+			base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 				calls++
 				if calls == 1 && body.read.Load() != 10 {
 					t.Errorf("layer read %d bytes before the first attempt, want exactly ContentLength (10)", body.read.Load())

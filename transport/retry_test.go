@@ -28,18 +28,14 @@ import (
 	"time"
 
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/testrt"
 	"github.com/jarcoal/httpmock"
 )
-
-// retryRT is a fake base transport for layer tests.
-type retryRT func(*http.Request) (*http.Response, error)
-
-func (f retryRT) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // retryServe is a base transport that answers in memory with h, as a server
 // would (it reads and closes the request body), so it runs inside a synctest
 // bubble. Every response body it returns is counted in bodies.
-func retryServe(h http.HandlerFunc) (retryRT, *retryBodies) {
+func retryServe(h http.HandlerFunc) (testrt.Func, *retryBodies) {
 	bodies := &retryBodies{}
 	return func(req *http.Request) (*http.Response, error) {
 		srvReq := req.Clone(req.Context())
@@ -379,7 +375,7 @@ func TestRetryPOSTIdempotencyKey(t *testing.T) {
 // AddIdempotencyKey draws a fresh key for each request, not each attempt.
 func TestRetryAddedKeyIsPerRequest(t *testing.T) {
 	var seen []string
-	base := retryRT(func(r *http.Request) (*http.Response, error) {
+	base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 		seen = append(seen, r.Header.Get("Idempotency-Key"))
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
 	})
@@ -537,7 +533,7 @@ func TestRetryBodyReplay(t *testing.T) {
 // A body whose GetBody fails is not retried; the last response comes back.
 func TestRetryGetBodyFails(t *testing.T) {
 	var calls int
-	base := retryRT(func(r *http.Request) (*http.Response, error) {
+	base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 		calls++
 		io.Copy(io.Discard, r.Body)
 		r.Body.Close()
@@ -635,7 +631,7 @@ func TestRetryBudgetBoundsLoad(t *testing.T) {
 // Successes put tokens back; a shared budget is shared.
 func TestRetryBudgetRefunds(t *testing.T) {
 	fail := true
-	base := retryRT(func(r *http.Request) (*http.Response, error) {
+	base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 		status := 200
 		if fail {
 			status = 503
@@ -665,7 +661,7 @@ func TestRetryBudgetRefunds(t *testing.T) {
 	}
 	// One failure then a success: the retry's cost comes back.
 	calls := 0
-	a.Base = retryRT(func(r *http.Request) (*http.Response, error) {
+	a.Base = testrt.Func(func(r *http.Request) (*http.Response, error) {
 		calls++
 		return base(r)
 	})
@@ -750,7 +746,7 @@ func TestRetryPolicyTable(t *testing.T) {
 // key, as in net/http.
 func TestRetryNilIdempotencyKey(t *testing.T) {
 	var sent []string
-	base := retryRT(func(r *http.Request) (*http.Response, error) {
+	base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 		sent = append(sent, strings.Join(r.Header.Values("Idempotency-Key"), ","))
 		return &http.Response{StatusCode: 503, Body: http.NoBody, Request: r}, nil
 	})
@@ -788,7 +784,7 @@ func TestRetryConnectionErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			calls := 0
-			base := retryRT(func(r *http.Request) (*http.Response, error) {
+			base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 				calls++
 				return nil, tt.err
 			})
@@ -969,7 +965,7 @@ func TestRetryLoggerRedacts(t *testing.T) {
 
 // Giving up although the policy wanted a retry is logged at Warn.
 func TestRetryLoggerGiveUp(t *testing.T) {
-	base := retryRT(func(r *http.Request) (*http.Response, error) {
+	base := testrt.Func(func(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"3600"}}, Body: http.NoBody, Request: r}, nil
 	})
 	var buf bytes.Buffer
