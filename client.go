@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apiauth/apiauth/internal/drain"
 	"github.com/apiauth/apiauth/internal/errkind"
 
 	"github.com/apiauth/apiauth/internal/hostcheck"
@@ -327,7 +328,7 @@ func (c *Client) do(req *http.Request, out any) (*Response, error) {
 		return r, err
 	}
 	if out == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		drain.Discard(resp.Body, 64<<10) // closed by the deferred Close
 		return r, nil
 	}
 	body := &clientBody{r: resp.Body}

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/apiauth/apiauth/internal/drain"
 	"github.com/apiauth/apiauth/internal/errkind"
 	"github.com/apiauth/apiauth/internal/sentsecret"
 	"github.com/apiauth/apiauth/transport"
@@ -443,7 +444,7 @@ func readErrorBody(resp *http.Response, limit int64, scrub *sentsecret.Scrubber)
 	}
 	_, err := buf.ReadFrom(io.LimitReader(orig, limit))
 	if err == nil && int64(buf.Len()) == limit {
-		io.CopyN(io.Discard, orig, maxErrorDrain)
+		drain.Discard(orig, maxErrorDrain)
 	}
 	orig.Close()
 	b := scrub.Bytes(buf.Bytes())

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sync"
 
+	"github.com/apiauth/apiauth/internal/drain"
 	"github.com/apiauth/apiauth/internal/errkind"
 	"github.com/apiauth/apiauth/internal/sentsecret"
 )
@@ -500,13 +501,7 @@ func authCloseBody(req *http.Request) {
 // connection can be reused without reading an unbounded body.
 const authMaxDrain = 4 << 10
 
-func authDrain(body io.ReadCloser) {
-	if body == nil {
-		return
-	}
-	io.CopyN(io.Discard, body, authMaxDrain)
-	body.Close()
-}
+func authDrain(body io.ReadCloser) { drain.Close(body, authMaxDrain) }
 
 func (c *authConfig) log(ctx context.Context, level slog.Level, msg string, req *http.Request, attrs ...slog.Attr) {
 	if c.logger == nil || !c.logger.Enabled(ctx, level) {

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apiauth/apiauth/internal/drain"
 	"github.com/apiauth/apiauth/internal/errkind"
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -596,13 +597,7 @@ func (e retryErrReader) Read([]byte) (int, error) { return 0, e.err }
 
 // retryDrain reads up to retryDrainLimit bytes of body, so its connection can
 // be reused, and closes it.
-func retryDrain(body io.ReadCloser) {
-	if body == nil {
-		return
-	}
-	_, _ = io.CopyN(io.Discard, body, retryDrainLimit)
-	body.Close()
-}
+func retryDrain(body io.ReadCloser) { drain.Close(body, retryDrainLimit) }
 
 func retryClose(body io.ReadCloser) {
 	if body != nil {
