@@ -586,6 +586,9 @@ func (c *checker) artos(ctx context.Context) error {
 		c.progress("POST /get-access-token")
 		t, err := client.GetAccessToken(ctx, userID)
 		if err != nil {
+			if errors.Is(err, apiauth.ErrUnauthorized) {
+				c.warn("the token endpoint refused the user id from %s", src)
+			}
 			return err
 		}
 		if tok, err = apiauth.NewStaticToken(t.AccessToken); err != nil {
@@ -601,7 +604,10 @@ func (c *checker) artos(ctx context.Context) error {
 		id.User = redact.Secret(u, "") + " (user id, redacted)"
 	}
 	c.rep.Identity = id
-	if id.Tenant == "" {
+	switch {
+	case cl == nil:
+		c.warn("the token is not a JWT: Artos tokens are JWTs carrying the user and organization")
+	case id.Tenant == "":
 		c.warn("the token names no organization (org_id claim): Artos may answer 403")
 	}
 	if c.rep.Token.ExpiresAt != nil && !c.rep.Token.ExpiresAt.After(time.Now()) {

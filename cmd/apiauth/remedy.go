@@ -24,9 +24,9 @@ type remedy struct {
 func remedyFor(family string, err error) *remedy {
 	var apiErr *apiauth.Error
 	errors.As(err, &apiErr)
-	status, detail := 0, ""
+	status, detail, path := 0, "", ""
 	if apiErr != nil {
-		status, detail = apiErr.StatusCode, apiErr.Detail
+		status, detail, path = apiErr.StatusCode, apiErr.Detail, apiErr.Path
 	}
 	rateLimited := errors.Is(err, apiauth.ErrRateLimited)
 	switch family {
@@ -39,6 +39,11 @@ func remedyFor(family string, err error) *remedy {
 				"Does it use the correct format: Authorization: Bearer TOKEN?",
 				"Is the token valid and not expired?",
 				"Is the token for your organization?",
+			}}
+		case status == http.StatusUnauthorized && strings.HasSuffix(path, "/get-access-token"):
+			return &remedy{Source: "Artos docs, Authentication: Getting a Token", Steps: []string{
+				"Obtain a Bearer token by calling the /get-access-token endpoint with your user_id: the endpoint refused the user id (" + envArtosUserID + ").",
+				"The token expires after a fixed period. Request a new token by calling this endpoint again with your user_id.",
 			}}
 		case status == http.StatusUnauthorized:
 			return &remedy{Source: `Artos docs, Authentication: Common Issues, "Invalid authentication credentials" Error`, Steps: []string{
@@ -106,6 +111,12 @@ func remedyFor(family string, err error) *remedy {
 			return &remedy{Source: "AudiModal docs, Authentication: Insufficient Permissions and Cross-Tenant Access (Admin Only)", Steps: []string{
 				"Insufficient permissions for this operation: the answer names the required role.",
 				"API keys are automatically scoped to your tenant; only admin users can access other tenants (X-Tenant-ID).",
+			}}
+		case errors.Is(err, apiauth.ErrUnauthorized) && strings.HasSuffix(path, "/v1/auth/login"):
+			return &remedy{Source: "AudiModal docs, Authentication: JWT Token Authentication, Login Endpoint", Steps: []string{
+				"POST /v1/auth/login takes the email, password and tenant_id of a user of that tenant: check " +
+					envAudiModalEmail + ", " + envAudiModalPassword + " and " + envAudiModalTenantID + ".",
+				"AudiModal documents no error codes for a refused login.",
 			}}
 		case errors.Is(err, apiauth.ErrUnauthorized):
 			return &remedy{Source: "AudiModal docs, Authentication: Invalid API Key, Key Formats and Getting an API Key", Steps: []string{
