@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -391,5 +392,30 @@ func TestAgainstServer(t *testing.T) {
 		t.Fatalf("second check: exit %d, report %+v: want rate limited\n%s", r.code, rep, r.stderr)
 	}
 	wantContains(t, rep.Error.Remedy.Source, "Rate Limiting")
+	noSecrets(t, r)
+}
+
+// TestClockSkew: the skew is read from the server's Date header; two
+// minutes ahead is reported and warned about.
+func TestClockSkew(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/auth/me" || r.Header.Get("Authorization") != "Bearer "+apiauthtest.VoltasisAPIKey {
+			http.Error(w, `{"error":{"code":"UNAUTHORIZED","message":"no"}}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Date", time.Now().Add(2*time.Minute).UTC().Format(http.TimeFormat))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"data":{"id":"usr_1","email":"a@example.com","organization":{"id":"org_1","name":"One"}}}`)
+	}))
+	defer srv.Close()
+	r := runDoctor(t, []string{"VOLTASIS_API_KEY=" + apiauthtest.VoltasisAPIKey}, "doctor", "voltasis", "--base-url", srv.URL, "--json")
+	rep := parseJSON(t, r)
+	if r.code != 0 || rep.ClockSkew == nil {
+		t.Fatalf("exit %d, report %+v\n%s", r.code, rep, r.stderr)
+	}
+	if s := rep.ClockSkew.SkewSeconds; s < 118 || s > 122 {
+		t.Errorf("skew_seconds = %d, want about 120", s)
+	}
+	wantContains(t, strings.Join(rep.Warnings, "\n"), "clock skew of 2m")
 	noSecrets(t, r)
 }

@@ -140,7 +140,7 @@ func remedyInsecure(family string) *remedy {
 	return &remedy{Source: "apiauth", Steps: []string{"Use an https:// base URL: apiauth sends credentials over plain http only to loopback hosts."}}
 }
 
-// joinSteps renders a remedy's steps as an indented list.
+// lines renders the remedy's steps as a list, each line after indent.
 func (r *remedy) lines(indent string) string {
 	var b strings.Builder
 	for _, s := range r.Steps {
