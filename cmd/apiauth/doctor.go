@@ -213,7 +213,7 @@ func (e env) get(name, seeded string) (value, source string, ok bool) {
 		return v, "environment variable " + name, true
 	}
 	if e.fake && seeded != "" {
-		return seeded, "seeded fake value for " + name, true
+		return seeded, "the fake's seeded " + name, true
 	}
 	return "", "", false
 }
@@ -224,11 +224,17 @@ func (e env) set(name string) bool {
 	return ok && v != ""
 }
 
+// unset reports variables that are all needed and not set.
 func unset(names ...string) error {
 	if len(names) == 1 {
 		return &apiauth.CredentialError{Source: "environment variable " + names[0], Reason: "is not set", Unset: true}
 	}
-	return &apiauth.CredentialError{Source: "environment variables " + strings.Join(names, ", "), Reason: "are not set", Unset: true}
+	return &apiauth.CredentialError{Source: "environment variables " + strings.Join(names, " and "), Reason: "are not set", Unset: true}
+}
+
+// neither reports alternatives of which none is set.
+func neither(alternatives ...string) error {
+	return &apiauth.CredentialError{Source: "environment variable " + strings.Join(alternatives, " or "), Reason: "is not set", Unset: true}
 }
 
 // observation is what the recorder saw of the last answer.
@@ -354,8 +360,17 @@ func (e *insecureError) Unwrap() error { return apiauth.ErrInsecureTransport }
 func checkBaseURL(c *checker) error {
 	u, err := url.Parse(c.rep.BaseURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("base URL %q is not an absolute https:// URL: %w", c.rep.BaseURL, apiauth.ErrInvalidConfig)
+		// Not quoted: a URL that does not parse may still hold a secret.
+		c.rep.BaseURL = "(not shown)"
+		return fmt.Errorf("the base URL is not an absolute https:// URL: %w", apiauth.ErrInvalidConfig)
 	}
+	// Shown and used without userinfo, query or fragment, as the SDK
+	// uses it: they may hold a secret.
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		c.warn("the base URL's userinfo, query or fragment is ignored (and not shown)")
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+	}
+	c.rep.BaseURL = u.String()
 	if u.Scheme == "http" {
 		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()) {
 			c.warn("base URL is plain http:// (allowed to a loopback host only)")
@@ -579,7 +594,7 @@ func (c *checker) artos(ctx context.Context) error {
 	} else {
 		userID, src, ok := c.env.get(envArtosUserID, apiauthtest.ArtosUserID)
 		if !ok {
-			return unset(artos.EnvToken, envArtosUserID)
+			return neither(artos.EnvToken, envArtosUserID)
 		}
 		// The user id is what buys a token: it prints redacted.
 		c.rep.Credential = &credInfo{Source: src, Kind: "Artos user id (exchanged for a token)", Redacted: redact.Secret(userID, "")}
@@ -705,8 +720,8 @@ func (c *checker) audimodal(ctx context.Context) error {
 	var login *audimodal.Session
 	if useLogin {
 		email, esrc, eok := c.env.get(envAudiModalEmail, apiauthtest.AudiModalEmail)
-		pass, _, pok := c.env.get(envAudiModalPassword, apiauthtest.AudiModalPassword)
-		tenant, _, tok := c.env.get(envAudiModalTenantID, apiauthtest.AudiModalTenantID)
+		pass, psrc, pok := c.env.get(envAudiModalPassword, apiauthtest.AudiModalPassword)
+		tenant, tsrc, tok := c.env.get(envAudiModalTenantID, apiauthtest.AudiModalTenantID)
 		var missing []string
 		for _, m := range []struct {
 			name string
@@ -720,8 +735,7 @@ func (c *checker) audimodal(ctx context.Context) error {
 			return unset(missing...)
 		}
 		l := apiauth.Login{Email: email, Password: pass, TenantID: tenant}
-		c.rep.Credential = &credInfo{Source: strings.TrimSuffix(esrc, " for "+envAudiModalEmail) + " (" + envAudiModalEmail + ", " + envAudiModalPassword + ", " + envAudiModalTenantID + ")",
-			Kind: "login (email, password, tenant)", Redacted: l.String()}
+		c.rep.Credential = &credInfo{Source: esrc + ", " + psrc + ", " + tsrc, Kind: "login (email, password, tenant)", Redacted: l.String()}
 		client, err := audimodal.NewClient(c.rep.BaseURL, nil, c.opts)
 		if err != nil {
 			return err
@@ -742,7 +756,7 @@ func (c *checker) audimodal(ctx context.Context) error {
 	} else {
 		v, src, ok := c.env.get(audimodal.EnvAPIKey, apiauthtest.AudiModalLiveKey)
 		if !ok {
-			return unset(audimodal.EnvAPIKey, envAudiModalEmail+" (with "+envAudiModalPassword+", "+envAudiModalTenantID+")")
+			return neither(audimodal.EnvAPIKey, envAudiModalEmail+" (with "+envAudiModalPassword+" and "+envAudiModalTenantID+")")
 		}
 		c.rep.Credential = &credInfo{Source: src, Kind: "API key"}
 		key, err := apiauth.ParseAPIKey(v)

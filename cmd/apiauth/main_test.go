@@ -331,13 +331,15 @@ func TestExitCodes(t *testing.T) {
 		{"help", nil, []string{"doctor", "--help"}, exitOK, "Exit codes: 0 ok, 2 usage"},
 		{"family after flags", nil, []string{"doctor", "--fake", "voltasis"}, exitOK, "result       OK"},
 		{"voltasis unset", nil, []string{"doctor", "voltasis"}, exitCredential, "environment variable VOLTASIS_API_KEY is not set"},
-		{"audimodal unset", nil, []string{"doctor", "audimodal"}, exitCredential, "AUDIMODAL_API_KEY, AUDIMODAL_EMAIL"},
-		{"artos unset", nil, []string{"doctor", "artos"}, exitCredential, "ARTOS_TOKEN, ARTOS_USER_ID are not set"},
+		{"audimodal unset", nil, []string{"doctor", "audimodal"}, exitCredential, "environment variable AUDIMODAL_API_KEY or AUDIMODAL_EMAIL (with AUDIMODAL_PASSWORD and AUDIMODAL_TENANT_ID) is not set"},
+		{"artos unset", nil, []string{"doctor", "artos"}, exitCredential, "environment variable ARTOS_TOKEN or ARTOS_USER_ID is not set"},
 		{"artanis slug unset", []string{"ARTANIS_API_KEY=k"}, []string{"doctor", "artanis", "--project", "p"}, exitCredential, "ARTANIS_ORG_SLUG is not set"},
 		{"key with a space", []string{"VOLTASIS_API_KEY=two words"}, []string{"doctor", "voltasis"}, exitCredential, "contains whitespace"},
 		{"prefix only", []string{"AUDIMODAL_API_KEY=sk_live_"}, []string{"doctor", "audimodal"}, exitCredential, "has nothing after its prefix"},
-		{"login incomplete", []string{"AUDIMODAL_EMAIL=a@b.c"}, []string{"doctor", "audimodal"}, exitCredential, "AUDIMODAL_PASSWORD, AUDIMODAL_TENANT_ID are not set"},
+		{"login incomplete", []string{"AUDIMODAL_EMAIL=a@b.c"}, []string{"doctor", "audimodal"}, exitCredential, "environment variables AUDIMODAL_PASSWORD and AUDIMODAL_TENANT_ID are not set"},
 		{"plain http", []string{"VOLTASIS_API_KEY=" + wrongKey}, []string{"doctor", "voltasis", "--base-url", "http://api.example.com"}, exitCredential, "Use an https:// base URL"},
+		{"base URL with userinfo", []string{"VOLTASIS_API_KEY=" + wrongKey}, []string{"doctor", "voltasis", "--base-url", "http://me:CANARYwrongKey@api.example.com/?k=CANARYwrongKey"}, exitCredential, "base URL     http://api.example.com/\n"},
+		{"base URL unparsable", []string{"VOLTASIS_API_KEY=" + wrongKey}, []string{"doctor", "voltasis", "--base-url", "https://[CANARYwrongKey"}, exitCredential, "not an absolute https:// URL"},
 		{"network", []string{"VOLTASIS_API_KEY=" + wrongKey}, []string{"doctor", "voltasis", "--base-url", "https://127.0.0.1:1", "--timeout", "5s"}, exitOther, "network or other failure"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
