@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -419,5 +420,40 @@ func TestClockSkew(t *testing.T) {
 		t.Errorf("skew_seconds = %d, want about 120", s)
 	}
 	wantContains(t, strings.Join(rep.Warnings, "\n"), "clock skew of 2m")
+	noSecrets(t, r)
+}
+
+// TestTimeout: a server that never answers is exit 6 within --timeout.
+func TestTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := make(chan net.Conn, 64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held <- c // accepted, never answered
+		}
+	}()
+	defer func() {
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	}()
+	start := time.Now()
+	r := runDoctor(t, []string{"VOLTASIS_API_KEY=" + apiauthtest.VoltasisAPIKey}, "doctor", "voltasis", "--base-url", "https://"+ln.Addr().String(), "--timeout", "1s", "--json")
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("took %v with --timeout 1s", took)
+	}
+	rep := parseJSON(t, r)
+	if r.code != exitOther || rep.Outcome != "other" || rep.Error == nil {
+		t.Fatalf("exit %d, report %+v: want 6", r.code, rep)
+	}
+	wantContains(t, r.stderr, "checking voltasis GET /v1/auth/me")
 	noSecrets(t, r)
 }
