@@ -136,6 +136,7 @@ type report struct {
 	Outcome    string     `json:"outcome"`
 	ExitCode   int        `json:"exit_code"`
 	Error      *errorInfo `json:"error,omitempty"`
+	customURL  bool       // --base-url was given
 	start      time.Time  // for the elapsed time
 	elapsed    time.Duration
 }
@@ -302,7 +303,7 @@ func (c *checker) warn(format string, a ...any) {
 }
 
 func doctor(ctx context.Context, cfg config, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
-	rep := &report{Family: cfg.family, Fake: cfg.fake, BaseURL: cfg.baseURL, start: time.Now()}
+	rep := &report{Family: cfg.family, Fake: cfg.fake, BaseURL: cfg.baseURL, customURL: cfg.baseURL != "", start: time.Now()}
 	c := &checker{cfg: cfg, env: env{lookup: lookup, fake: cfg.fake}, rep: rep, stderr: stderr}
 	var base http.RoundTripper = transport.NewBase()
 	if cfg.fake {
@@ -473,6 +474,12 @@ func (c *checker) finish(err error) {
 		}}
 	default:
 		ei.Remedy = remedyFor(c.cfg.family, err)
+		if ei.Remedy == nil && apiErr == nil && rl == nil {
+			ei.Remedy = &remedy{Source: "apiauth doctor", Steps: []string{
+				"No usable answer from the server: check the base URL, DNS, proxy and firewall, and the provider's status page.",
+				"--timeout bounds the whole check (default 20s).",
+			}}
+		}
 	}
 	rep.Error = ei
 }
@@ -800,9 +807,12 @@ func (c *checker) audimodal(ctx context.Context) error {
 // printText writes the report for people.
 func printText(w io.Writer, r *report) {
 	line := func(k, format string, a ...any) { fmt.Fprintf(w, "  %-12s %s\n", k, fmt.Sprintf(format, a...)) }
-	where := "live API"
-	if r.Fake {
+	where := "production API"
+	switch {
+	case r.Fake:
 		where = "built-in fake, offline"
+	case r.customURL:
+		where = "API at --base-url"
 	}
 	fmt.Fprintf(w, "apiauth doctor %s (%s)\n", r.Family, where)
 	line("base URL", "%s", r.BaseURL)

@@ -455,5 +455,8 @@ func TestTimeout(t *testing.T) {
 		t.Fatalf("exit %d, report %+v: want 6", r.code, rep)
 	}
 	wantContains(t, r.stderr, "checking voltasis GET /v1/auth/me")
+	if rep.Error.Remedy == nil || !strings.Contains(strings.Join(rep.Error.Remedy.Steps, " "), "--timeout") {
+		t.Errorf("remedy = %+v, want the no-answer advice", rep.Error.Remedy)
+	}
 	noSecrets(t, r)
 }
