@@ -460,3 +460,38 @@ func TestTimeout(t *testing.T) {
 	}
 	noSecrets(t, r)
 }
+
+// TestArtosToken: ARTOS_TOKEN is used as it is; its lifetime and expiry come
+// from the JWT, and an expired one is refused with the documented remedy.
+func TestArtosToken(t *testing.T) {
+	srv := apiauthtest.Start(apiauthtest.Config{PlainHTTP: true})
+	defer srv.Close()
+	args := []string{"doctor", "artos", "--base-url", srv.URL(apiauthtest.Artos), "--json"}
+
+	good := srv.MintArtosToken(apiauthtest.ArtosUserID, 2*time.Hour)
+	r := runDoctor(t, []string{"ARTOS_TOKEN=" + good}, args...)
+	rep := parseJSON(t, r)
+	if r.code != 0 || !rep.OK {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if rep.Token == nil || rep.Token.LifetimeSeconds != 7200 || rep.Token.RemainingSeconds == nil || *rep.Token.RemainingSeconds < 7100 {
+		t.Errorf("token = %+v, want a two-hour JWT", rep.Token)
+	}
+	if rep.Identity == nil || rep.Identity.Tenant != apiauthtest.ArtosOrgID {
+		t.Errorf("identity = %+v, want organization %s", rep.Identity, apiauthtest.ArtosOrgID)
+	}
+	noSecrets(t, r, good[len(good)-20:], apiauthtest.ArtosUserID)
+
+	expired := srv.MintArtosToken(apiauthtest.ArtosUserID, -time.Minute)
+	r = runDoctor(t, []string{"ARTOS_TOKEN=" + expired}, args...)
+	rep = parseJSON(t, r)
+	if r.code != exitRefused || rep.Error == nil || rep.Error.Status != http.StatusUnauthorized || rep.Error.Remedy == nil {
+		t.Fatalf("exit %d, report %+v: want refused with a remedy", r.code, rep)
+	}
+	wantContains(t, strings.Join(rep.Warnings, "\n"), "the token expired at")
+	wantContains(t, strings.Join(rep.Error.Remedy.Steps, "\n"), "Obtain a fresh token from your administrator")
+	if rep.Token == nil || rep.Token.RemainingSeconds == nil || *rep.Token.RemainingSeconds > -50 {
+		t.Errorf("token = %+v, want about -60 s remaining", rep.Token)
+	}
+	noSecrets(t, r, expired[len(expired)-20:], apiauthtest.ArtosUserID)
+}
