@@ -44,7 +44,9 @@
 // the failure path.
 //
 // A progress line ("checking voltasis GET /v1/auth/me …") goes to stderr
-// while it waits on the network; the report goes to stdout.
+// while it waits on the network; the report goes to stdout. With --json,
+// stdout holds exactly one JSON object whatever the outcome, except for a
+// usage error (exit 2), which prints the usage on stderr only.
 //
 // Exit codes:
 //
