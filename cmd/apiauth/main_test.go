@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apiauth/apiauth/apiauthtest"
+	"go.uber.org/goleak"
 )
 
 // bin is the apiauth binary TestMain builds: the tests run it end to end.
@@ -34,6 +35,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if code == 0 {
+		// The in-process runs (the Example, servers the tests start) must
+		// leave no goroutine behind.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
