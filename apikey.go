@@ -176,14 +176,14 @@ func (k APIKey) Secret() string {
 // String returns the key redacted, for example "sk_live_***cdef".
 func (k APIKey) String() string { return redact.Secret(k.Secret(), k.mode.Prefix()) }
 
-// GoString returns a Go-syntax-like, redacted form of the key.
-func (k APIKey) GoString() string {
+// goString returns, for %#v, a Go-syntax-like, redacted form of the key.
+func (k APIKey) goString() string {
 	return "apiauth.APIKey{mode: " + k.mode.String() + ", key: " + strconv.Quote(k.String()) + "}"
 }
 
 // Format prints the key redacted under every verb: %#v uses GoString, all
 // other verbs the redacted String.
-func (k APIKey) Format(f fmt.State, verb rune) { formatRedacted(f, verb, k.String(), k.GoString()) }
+func (k APIKey) Format(f fmt.State, verb rune) { formatRedacted(f, verb, k.String(), k.goString()) }
 
 // MarshalJSON encodes the key as its redacted string.
 func (k APIKey) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(k.String())), nil }
@@ -237,14 +237,14 @@ func (t StaticToken) Secret() string {
 // String returns the token redacted, for example "***WXYZ".
 func (t StaticToken) String() string { return redact.Secret(t.Secret(), "") }
 
-// GoString returns a Go-syntax-like, redacted form of the token.
-func (t StaticToken) GoString() string {
+// goString returns, for %#v, a Go-syntax-like, redacted form of the token.
+func (t StaticToken) goString() string {
 	return "apiauth.StaticToken{token: " + strconv.Quote(t.String()) + "}"
 }
 
 // Format prints the token redacted under every verb.
 func (t StaticToken) Format(f fmt.State, verb rune) {
-	formatRedacted(f, verb, t.String(), t.GoString())
+	formatRedacted(f, verb, t.String(), t.goString())
 }
 
 // MarshalJSON encodes the token as its redacted string.
@@ -309,14 +309,14 @@ func (p HeaderPair) String() string {
 	return "x-api-key=" + redact.Secret(p.Secret(), "") + " x-org-slug=" + p.OrgSlug()
 }
 
-// GoString returns a Go-syntax-like, redacted form of the pair.
-func (p HeaderPair) GoString() string {
+// goString returns, for %#v, a Go-syntax-like, redacted form of the pair.
+func (p HeaderPair) goString() string {
 	return "apiauth.HeaderPair{apiKey: " + strconv.Quote(redact.Secret(p.Secret(), "")) +
 		", orgSlug: " + strconv.Quote(p.OrgSlug()) + "}"
 }
 
 // Format prints the pair redacted under every verb.
-func (p HeaderPair) Format(f fmt.State, verb rune) { formatRedacted(f, verb, p.String(), p.GoString()) }
+func (p HeaderPair) Format(f fmt.State, verb rune) { formatRedacted(f, verb, p.String(), p.goString()) }
 
 // MarshalJSON encodes the pair as {"api_key": redacted, "org_slug": slug}.
 func (p HeaderPair) MarshalJSON() ([]byte, error) {

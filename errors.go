@@ -303,7 +303,7 @@ func (e *Error) Is(target error) bool {
 func (e Error) Format(f fmt.State, verb rune) {
 	switch {
 	case verb == 'v' && f.Flag('#'):
-		io.WriteString(f, e.GoString())
+		io.WriteString(f, e.goString())
 	case verb == 'v' && f.Flag('+'):
 		fmt.Fprintf(f, "apiauth.Error{StatusCode:%d Code:%q Message:%q Detail:%q RawDetail:<%d bytes> RequiredRole:%q ExpiresAt:%s RetryAfter:%s RequestID:%q Method:%q Path:%q Body:<%d bytes>}",
 			e.StatusCode, shownText(e.Code, maxShownShort), shownText(e.Message, maxShownText),
@@ -319,10 +319,10 @@ func (e Error) Format(f fmt.State, verb rune) {
 	}
 }
 
-// GoString implements [fmt.GoStringer] for %#v: the fields in Go syntax, with
+// goString is the %#v form (Format prints it): the fields in Go syntax, with
 // Body and RawDetail replaced by their length and key- and JWT-like strings
 // masked.
-func (e Error) GoString() string {
+func (e Error) goString() string {
 	return fmt.Sprintf("&apiauth.Error{StatusCode:%d, Code:%q, Message:%q, Detail:%q, RawDetail:nil /* %d bytes */, RequiredRole:%q, ExpiresAt:%#v, RetryAfter:%d, RequestID:%q, Method:%q, Path:%q, Body:nil /* %d bytes */}",
 		e.StatusCode, shownText(e.Code, maxShownShort), shownText(e.Message, maxShownText),
 		shownText(e.Detail, maxShownText), len(e.RawDetail), shownText(e.RequiredRole, maxShownShort),

@@ -85,11 +85,11 @@ func (t Token) extraKeys() []string {
 	return keys
 }
 
-// GoString returns the same redacted form as String.
-func (t Token) GoString() string { return t.String() }
+// goString returns, for %#v, the same redacted form as String.
+func (t Token) goString() string { return t.String() }
 
 // Format prints the token redacted under every verb.
-func (t Token) Format(f fmt.State, verb rune) { formatRedacted(f, verb, t.String(), t.GoString()) }
+func (t Token) Format(f fmt.State, verb rune) { formatRedacted(f, verb, t.String(), t.goString()) }
 
 // MarshalJSON encodes the token redacted. It is meant for logs and debug
 // output; it cannot be used to persist a token.

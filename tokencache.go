@@ -832,12 +832,12 @@ func (c *TokenCache) String() string {
 	return fmt.Sprintf("apiauth.TokenCache{source: %T}", c.src)
 }
 
-// GoString returns the same form as String.
-func (c *TokenCache) GoString() string { return c.String() }
+// goString returns, for %#v, the same form as String.
+func (c *TokenCache) goString() string { return c.String() }
 
 // Format prints the cache as String does under every verb.
 func (c *TokenCache) Format(f fmt.State, verb rune) {
-	formatRedacted(f, verb, c.String(), c.GoString())
+	formatRedacted(f, verb, c.String(), c.goString())
 }
 
 func (c *TokenCache) log(level slog.Level, msg string, attrs ...slog.Attr) {

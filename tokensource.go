@@ -247,12 +247,12 @@ func (e *TokenEndpoint) String() string {
 		", user_id: " + strconv.Quote(redact.Secret(e.user.secret, "")) + "}"
 }
 
-// GoString returns the same redacted form as String.
-func (e *TokenEndpoint) GoString() string { return e.String() }
+// goString returns, for %#v, the same redacted form as String.
+func (e *TokenEndpoint) goString() string { return e.String() }
 
 // Format prints the source redacted under every verb.
 func (e *TokenEndpoint) Format(f fmt.State, verb rune) {
-	formatRedacted(f, verb, e.String(), e.GoString())
+	formatRedacted(f, verb, e.String(), e.goString())
 }
 
 // Token fetches a new token. Its Expiry comes from the JWT claims; it is
@@ -307,11 +307,11 @@ func (l Login) String() string {
 		strconv.Quote(redact.Mask) + ", tenant: " + strconv.Quote(l.TenantID) + "}"
 }
 
-// GoString returns the same redacted form as String.
-func (l Login) GoString() string { return l.String() }
+// goString returns, for %#v, the same redacted form as String.
+func (l Login) goString() string { return l.String() }
 
 // Format prints the login redacted under every verb.
-func (l Login) Format(f fmt.State, verb rune) { formatRedacted(f, verb, l.String(), l.GoString()) }
+func (l Login) Format(f fmt.State, verb rune) { formatRedacted(f, verb, l.String(), l.goString()) }
 
 // MarshalJSON encodes the login with the password hidden.
 func (l Login) MarshalJSON() ([]byte, error) {
@@ -396,12 +396,12 @@ func (s *LoginSource) String() string {
 	return "apiauth.LoginSource{url: " + strconv.Quote(s.loginURL.Redacted()) + ", login: " + s.login.String() + "}"
 }
 
-// GoString returns the same redacted form as String.
-func (s *LoginSource) GoString() string { return s.String() }
+// goString returns, for %#v, the same redacted form as String.
+func (s *LoginSource) goString() string { return s.String() }
 
 // Format prints the source redacted under every verb.
 func (s *LoginSource) Format(f fmt.State, verb rune) {
-	formatRedacted(f, verb, s.String(), s.GoString())
+	formatRedacted(f, verb, s.String(), s.goString())
 }
 
 type loginResponse struct {
