@@ -510,16 +510,6 @@ func (b *errTrackedBody) Read(p []byte) (int, error) {
 
 func (b *errTrackedBody) Close() error { b.closed = true; return nil }
 
-// endlessErrBody never ends: every read fills p.
-type endlessErrBody struct{}
-
-func (endlessErrBody) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'x'
-	}
-	return len(p), nil
-}
-
 func TestCheckResponseClosesAndReplacesBody(t *testing.T) {
 	const payload = `{"detail":"Not authenticated"}`
 	body := &errTrackedBody{r: strings.NewReader(payload)}
