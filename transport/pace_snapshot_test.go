@@ -85,4 +85,3 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
-
