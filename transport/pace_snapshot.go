@@ -26,7 +26,8 @@ type PaceState struct {
 	Reset time.Time `json:"reset,omitzero"`
 	// Window is the quota window, from RateLimit-Policy or learned from
 	// how far the reset moves at a new window; zero until known. With
-	// Limit it gives the rate the server allows.
+	// Limit it gives the rate the server allows. In JSON it is in
+	// nanoseconds, as encoding/json encodes a time.Duration.
 	Window time.Duration `json:"window,omitempty"`
 	// Sliding reports that the server was seen counting usage over a
 	// sliding window: the budget comes back gradually, at Limit per
