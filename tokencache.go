@@ -749,6 +749,12 @@ func (c *TokenCache) backoff(n int) time.Duration {
 // the rejection counts as a failed refresh ([ErrTokenRejected]), retried
 // after the backoff like any other.
 func (c *TokenCache) Invalidate(tok *Token) bool {
+	return c.invalidate(tok, true)
+}
+
+// invalidate is Invalidate; start false leaves the refresh to the next
+// call, which waits for it.
+func (c *TokenCache) invalidate(tok *Token, start bool) bool {
 	for {
 		e := c.cur.Load()
 		if e == nil || e.tok != tok || e.invalid {
@@ -766,7 +772,7 @@ func (c *TokenCache) Invalidate(tok *Token) bool {
 				c.rejectLocked(now)
 			default:
 				c.rejections = 0
-				if c.fl == nil && !now.Before(c.next) {
+				if start && c.fl == nil && !now.Before(c.next) {
 					c.startLocked(context.Background(), ne)
 				}
 			}
@@ -791,11 +797,14 @@ func (c *TokenCache) rejectLocked(now time.Time) {
 		slog.Int("failures", c.failures), slog.Time("next", c.next))
 }
 
-// InvalidateCredential calls Invalidate with the *Token that Apply
-// returned. It implements [transport.Invalidator].
+// InvalidateCredential drops the *Token that Apply returned, as Invalidate
+// does, but leaves the refresh to the call to Apply that [transport.Auth]
+// makes next: the refresh then carries the values of that request's
+// context (its trace id), and starts as Invalidate would have started it.
+// It implements [transport.Invalidator].
 func (c *TokenCache) InvalidateCredential(used any) bool {
 	tok, ok := used.(*Token)
-	return ok && c.Invalidate(tok)
+	return ok && c.invalidate(tok, false)
 }
 
 // Apply sets "Authorization: <type> <token>" on h with a valid token and

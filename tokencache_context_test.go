@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -207,6 +208,52 @@ func TestCacheCloseCancelsCallerRefresh(t *testing.T) {
 		_, err := c.Token(context.Background())
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Minute {
 			t.Fatalf("err = %v after %v, want DeadlineExceeded after RefreshTimeout", err, time.Since(start))
+		}
+	})
+}
+
+// TestCache401RefreshCarriesRequestValues: the refresh that a 401 causes
+// (transport.Auth calls InvalidateCredential, then Apply) runs with the
+// values of the request's context.
+func TestCache401RefreshCarriesRequestValues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var seen []string
+		src := TokenSourceFunc(func(ctx context.Context) (*Token, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, traceOf(ctx))
+			return &Token{AccessToken: "tok-" + strconv.Itoa(len(seen)), Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		h := &traceHandler{}
+		c := NewTokenCache(src, &CacheOptions{Logger: slog.New(h)})
+		defer c.Close()
+		tok, err := c.Token(withTrace(context.Background(), "first"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.InvalidateCredential(tok) {
+			t.Fatal("InvalidateCredential did not drop the current token")
+		}
+		if c.InvalidateCredential(tok) {
+			t.Fatal("a second InvalidateCredential dropped it again")
+		}
+		synctest.Wait()
+		hdr := http.Header{}
+		if _, err := c.Apply(withTrace(context.Background(), "retry"), hdr); err != nil {
+			t.Fatal(err)
+		}
+		if got := hdr.Get("Authorization"); got != "Bearer tok-2" {
+			t.Fatalf("Authorization after the 401 = %q, want the new token", got)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) != 2 || seen[1] != "retry" {
+			t.Fatalf("source saw traces %q, want [first retry]", seen)
+		}
+		recs := h.records()
+		if last := recs[len(recs)-1]; last != (traceRecord{"apiauth: token refreshed", "retry"}) {
+			t.Errorf("last log record = %+v, want the refresh logged with the retry's trace", last)
 		}
 	})
 }
