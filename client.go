@@ -120,6 +120,7 @@ type ClientOptions struct {
 // transport.
 type Client struct {
 	base   *url.URL
+	stack  *transport.Stack
 	hc     *http.Client
 	ua     string
 	maxErr int64
@@ -187,6 +188,7 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 	}
 	c := &Client{
 		base:   u,
+		stack:  stack,
 		hc:     &http.Client{Transport: stack, CheckRedirect: stack.CheckRedirect, Timeout: o.Timeout},
 		ua:     o.UserAgent,
 		maxErr: o.MaxErrorBody,
@@ -227,6 +229,15 @@ func (c *Client) HTTPClient() *http.Client {
 	hc := *c.hc
 	return &hc
 }
+
+// RateLimitState returns what the client's rate-limit layer knows of the
+// budgets of the hosts it called, for health endpoints and logs: per host
+// and credential identity (a hash, never the credential), the limit and
+// remaining count the server last sent, the reset, the learned window and
+// the requests in flight. It is safe to call while requests run and cheap
+// (see [transport.Pace.State]). For the token's state, see
+// [TokenCache.State].
+func (c *Client) RateLimitState() []transport.PaceState { return c.stack.RateLimitState() }
 
 // BaseURL returns a copy of the client's base URL.
 func (c *Client) BaseURL() *url.URL {

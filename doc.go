@@ -22,7 +22,16 @@
 // token is served with one atomic load and no allocation, a token inside the
 // refresh-ahead window is still served while one background refresh runs, and
 // only when no valid token exists do callers wait, all of them for one shared
-// refresh.
+// refresh. A refresh carries the context values (trace ids) of the call that
+// started it, but not its cancellation.
+//
+// # State on demand
+//
+// [TokenCache.State] and [Client.RateLimitState] return snapshots of what
+// the stack knows, for health endpoints and logs: the token's status,
+// expiry and last failure; per host and credential identity, the limit,
+// remaining count, reset and window the server last advertised. They hold
+// no secret and are cheap to take while requests run.
 //
 // # Clients and the request path
 //

@@ -55,7 +55,10 @@ type CacheOptions struct {
 	// (10 min).
 	DefaultLifetime time.Duration
 	// RefreshTimeout bounds each refresh, independently of any caller's
-	// context. With a [TokenLocker] store, the wait for the lock takes half
+	// context: a refresh carries the values of the context of the call
+	// that started it (trace ids, log correlation), but neither its
+	// deadline nor its cancellation, as other callers share it; Close
+	// cancels it. With a [TokenLocker] store, the wait for the lock takes half
 	// of it at most: a cache that gets no lock in that time refreshes
 	// without it in the other half. Zero means DefaultRefreshTimeout (30 s).
 	RefreshTimeout time.Duration
@@ -82,7 +85,9 @@ type CacheOptions struct {
 	// time of the next attempt.
 	OnRefreshError func(err error, next time.Time)
 	// Logger receives refresh events at debug level and failures at warn
-	// level, with tokens redacted. Nil means no logging.
+	// level, with tokens redacted, on the refresh's context: a handler that
+	// reads a trace id from the context sees the one of the call that
+	// started the refresh. Nil means no logging.
 	Logger *slog.Logger
 }
 
@@ -325,7 +330,9 @@ func NewTokenCache(src TokenSource, opts *CacheOptions) *TokenCache {
 // Token returns a valid token: the cached one when it is fresh or stale, or
 // else the result of a refresh it waits for. A caller whose ctx ends while
 // waiting returns at once with an error wrapping ctx.Err(); the refresh goes
-// on for the others. When no valid token can be had, the error is a
+// on for the others. A refresh this call starts, to wait for or ahead of
+// expiry, carries ctx's values but not its cancellation (see
+// CacheOptions.RefreshTimeout). When no valid token can be had, the error is a
 // [*RefreshError]; after Close, it matches [ErrClosed].
 func (c *TokenCache) Token(ctx context.Context) (*Token, error) {
 	e, err := c.entry(ctx)
@@ -348,7 +355,7 @@ func (c *TokenCache) entry(ctx context.Context) (*entry, error) {
 		}
 		if now.Before(e.invalidAt) {
 			if !c.busy.Load() {
-				c.refreshAhead(e, now)
+				c.refreshAhead(ctx, e, now)
 			}
 			return e, nil
 		}
@@ -360,11 +367,13 @@ func (c *TokenCache) entry(ctx context.Context) (*entry, error) {
 // is running, the cache is closed, a failure's backoff has not elapsed, or
 // e is no longer current: a refresh that completed since the caller saw e
 // has already replaced it, and renewing its successor would spend a fresh
-// token (and, with a single-use refresh token, the fleet's live one).
-func (c *TokenCache) refreshAhead(e *entry, now time.Time) {
+// token (and, with a single-use refresh token, the fleet's live one). The
+// refresh carries the values of ctx, the context of the call that found e
+// stale, but not its cancellation (see refreshContext).
+func (c *TokenCache) refreshAhead(ctx context.Context, e *entry, now time.Time) {
 	c.mu.Lock()
 	if c.fl == nil && !c.closed && !now.Before(c.next) && c.cur.Load() == e {
-		c.startLocked(e)
+		c.startLocked(ctx, e)
 	}
 	c.mu.Unlock()
 }
@@ -401,7 +410,7 @@ func (c *TokenCache) wait(ctx context.Context) (*entry, error) {
 			c.mu.Unlock()
 			return nil, err
 		}
-		f = c.startLocked(e)
+		f = c.startLocked(ctx, e)
 	}
 	c.mu.Unlock()
 	select {
@@ -424,20 +433,34 @@ func (c *TokenCache) entryFor(tok *Token) *entry {
 	return &entry{tok: tok, authz: authzValue(tok)}
 }
 
-// startLocked starts a refresh. c.mu must be held.
-func (c *TokenCache) startLocked(prev *entry) *flight {
+// startLocked starts a refresh on behalf of a call whose context is
+// caller. c.mu must be held.
+func (c *TokenCache) startLocked(caller context.Context, prev *entry) *flight {
 	f := &flight{done: make(chan struct{})}
 	c.fl = f
 	c.busy.Store(true)
 	c.wg.Add(1)
-	go c.run(f, prev)
+	go c.run(caller, f, prev)
 	return f
 }
 
+// refreshContext returns the context of a refresh started by a call whose
+// context is caller. It carries caller's values (trace ids, log
+// correlation), so that the source's HTTP requests and the cache's log
+// records belong to the call that caused the refresh; but not its
+// cancellation nor its deadline: the refresh is shared by every caller
+// that waits for it, and one of them giving up must not fail the others.
+// It ends when the cache is closed or RefreshTimeout has passed.
+func (c *TokenCache) refreshContext(caller context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(caller), c.opts.RefreshTimeout)
+	stop := context.AfterFunc(c.ctx, cancel) // Close cancels the refresh
+	return ctx, func() { stop(); cancel() }
+}
+
 // run performs one refresh and publishes its outcome.
-func (c *TokenCache) run(f *flight, prev *entry) {
+func (c *TokenCache) run(caller context.Context, f *flight, prev *entry) {
 	defer c.wg.Done()
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.RefreshTimeout)
+	ctx, cancel := c.refreshContext(caller)
 	defer cancel()
 
 	tok, fromStore, err := c.fetch(ctx, prev)
@@ -449,12 +472,12 @@ func (c *TokenCache) run(f *flight, prev *entry) {
 	case c.closed:
 		f.err = errkind.Errorf("apiauth: token cache: %w", errkind.Closed)
 	case err != nil:
-		c.failLocked(f, prev, err, received)
+		c.failLocked(ctx, f, prev, err, received)
 	default:
 		ne := c.newEntry(tok, received)
 		if prev != nil && !fromStore && tok.AccessToken == prev.tok.AccessToken && sameInstant(ne.expiry, prev.expiry) {
 			// The source handed back the token we had: not progress.
-			c.failLocked(f, prev, ErrTokenUnchanged, received)
+			c.failLocked(ctx, f, prev, ErrTokenUnchanged, received)
 			break
 		}
 		ne.adopted = received
@@ -477,15 +500,16 @@ func (c *TokenCache) run(f *flight, prev *entry) {
 	if adopted == nil {
 		return
 	}
-	c.log(slog.LevelDebug, "token refreshed", slog.Time("expiry", adopted.expiry), slog.Bool("from_store", fromStore))
+	c.log(ctx, slog.LevelDebug, "token refreshed", slog.Time("expiry", adopted.expiry), slog.Bool("from_store", fromStore))
 	if c.opts.OnToken != nil {
 		c.opts.OnToken(tok)
 	}
 }
 
 // failLocked records a failed refresh. Waiters get the still-valid old token
-// if there is one, or a RefreshError. c.mu must be held.
-func (c *TokenCache) failLocked(f *flight, prev *entry, cause error, now time.Time) {
+// if there is one, or a RefreshError. ctx is the refresh's. c.mu must be
+// held.
+func (c *TokenCache) failLocked(ctx context.Context, f *flight, prev *entry, cause error, now time.Time) {
 	c.failures++
 	c.lastErr = cause
 	c.next = now.Add(c.backoff(c.failures))
@@ -504,14 +528,14 @@ func (c *TokenCache) failLocked(f *flight, prev *entry, cause error, now time.Ti
 		// A source that caches on its own (clientcredentials wraps
 		// oauth2.ReuseTokenSource) answers with the token it has until
 		// near its expiry: a normal answer, not a failure to report.
-		c.log(slog.LevelDebug, "token source returned the same token; it renews near its own expiry",
+		c.log(ctx, slog.LevelDebug, "token source returned the same token; it renews near its own expiry",
 			slog.Time("next", c.next))
 		return
 	}
 	if c.opts.OnRefreshError != nil {
 		c.opts.OnRefreshError(cause, c.next)
 	}
-	c.log(slog.LevelWarn, "token refresh failed", slog.String("error", cause.Error()),
+	c.log(ctx, slog.LevelWarn, "token refresh failed", slog.String("error", cause.Error()),
 		slog.Int("failures", c.failures), slog.Time("next", c.next))
 }
 
@@ -544,9 +568,9 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 		}
 		st, err := s.LoadToken(ctx, c.opts.StoreKey)
 		if err != nil {
-			c.storeFailed("load", err)
+			c.storeFailed(ctx, "load", err)
 		} else if c.storeDown.Swap(false) {
-			c.log(slog.LevelInfo, "token store available again")
+			c.log(ctx, slog.LevelInfo, "token store available again")
 		}
 		if err == nil && st != nil && st.AccessToken != "" && (base == nil || st.AccessToken != base.AccessToken) {
 			if c.adoptable(st, base) {
@@ -590,7 +614,7 @@ func (c *TokenCache) fetch(ctx context.Context, prev *entry) (tok *Token, fromSt
 			saved.Expiry = time.Now().Add(c.opts.DefaultLifetime)
 		}
 		if err := c.opts.Store.StoreToken(ctx, c.opts.StoreKey, &saved); err != nil {
-			c.storeFailed("save", err)
+			c.storeFailed(ctx, "save", err)
 		}
 	}
 	return tok, false, err
@@ -621,12 +645,12 @@ func (c *TokenCache) lock(ctx context.Context, l TokenLocker) func() {
 		return func() { unlock(); cancel(nil) }
 	case context.Cause(lctx) == errLockWait:
 		cancel(nil)
-		c.log(slog.LevelWarn, "token refresh lock held too long, refreshing without it",
+		c.log(ctx, slog.LevelWarn, "token refresh lock held too long, refreshing without it",
 			slog.Duration("waited", c.opts.RefreshTimeout/2))
 		return nil
 	default:
 		cancel(nil)
-		c.storeFailed("lock", err)
+		c.storeFailed(ctx, "lock", err)
 		return nil
 	}
 }
@@ -642,13 +666,13 @@ func (c *TokenCache) adoptable(st, base *Token) bool {
 
 // storeFailed logs a store failure, once until the store works again. A
 // failure because the refresh itself was cancelled (Close) says nothing
-// about the store and is not logged.
-func (c *TokenCache) storeFailed(op string, err error) {
+// about the store and is not logged. ctx is the refresh's.
+func (c *TokenCache) storeFailed(ctx context.Context, op string, err error) {
 	if c.ctx.Err() != nil {
 		return
 	}
 	if c.storeDown.CompareAndSwap(false, true) {
-		c.log(slog.LevelWarn, "token store unavailable, refreshing locally", slog.String("op", op), slog.String("error", err.Error()))
+		c.log(ctx, slog.LevelWarn, "token store unavailable, refreshing locally", slog.String("op", op), slog.String("error", err.Error()))
 	}
 }
 
@@ -725,6 +749,12 @@ func (c *TokenCache) backoff(n int) time.Duration {
 // the rejection counts as a failed refresh ([ErrTokenRejected]), retried
 // after the backoff like any other.
 func (c *TokenCache) Invalidate(tok *Token) bool {
+	return c.invalidate(tok, true)
+}
+
+// invalidate is Invalidate; start false leaves the refresh to the next
+// call, which waits for it.
+func (c *TokenCache) invalidate(tok *Token, start bool) bool {
 	for {
 		e := c.cur.Load()
 		if e == nil || e.tok != tok || e.invalid {
@@ -733,7 +763,7 @@ func (c *TokenCache) Invalidate(tok *Token) bool {
 		ne := &entry{tok: e.tok, authz: e.authz, expiry: e.expiry, staleAt: e.staleAt, invalidAt: e.invalidAt, invalid: true,
 			adopted: e.adopted, afterReject: e.afterReject, pastExp: e.pastExp}
 		if c.cur.CompareAndSwap(e, ne) {
-			c.log(slog.LevelDebug, "token invalidated")
+			c.log(context.Background(), slog.LevelDebug, "token invalidated")
 			c.mu.Lock()
 			now := time.Now()
 			switch {
@@ -742,8 +772,8 @@ func (c *TokenCache) Invalidate(tok *Token) bool {
 				c.rejectLocked(now)
 			default:
 				c.rejections = 0
-				if c.fl == nil && !now.Before(c.next) {
-					c.startLocked(ne)
+				if start && c.fl == nil && !now.Before(c.next) {
+					c.startLocked(context.Background(), ne)
 				}
 			}
 			c.mu.Unlock()
@@ -763,15 +793,18 @@ func (c *TokenCache) rejectLocked(now time.Time) {
 	if c.opts.OnRefreshError != nil {
 		c.opts.OnRefreshError(ErrTokenRejected, c.next)
 	}
-	c.log(slog.LevelWarn, "token refresh failed", slog.String("error", ErrTokenRejected.Error()),
+	c.log(context.Background(), slog.LevelWarn, "token refresh failed", slog.String("error", ErrTokenRejected.Error()),
 		slog.Int("failures", c.failures), slog.Time("next", c.next))
 }
 
-// InvalidateCredential calls Invalidate with the *Token that Apply
-// returned. It implements [transport.Invalidator].
+// InvalidateCredential drops the *Token that Apply returned, as Invalidate
+// does, but leaves the refresh to the call to Apply that [transport.Auth]
+// makes next: the refresh then carries the values of that request's
+// context (its trace id), and starts as Invalidate would have started it.
+// It implements [transport.Invalidator].
 func (c *TokenCache) InvalidateCredential(used any) bool {
 	tok, ok := used.(*Token)
-	return ok && c.Invalidate(tok)
+	return ok && c.invalidate(tok, false)
 }
 
 // Apply sets "Authorization: <type> <token>" on h with a valid token and
@@ -840,9 +873,12 @@ func (c *TokenCache) Format(f fmt.State, verb rune) {
 	formatRedacted(f, verb, c.String(), c.goString())
 }
 
-func (c *TokenCache) log(level slog.Level, msg string, attrs ...slog.Attr) {
+// log emits a record with ctx, the context of the refresh (which carries
+// the values of the call that started it) or of the call at hand, so that
+// a handler reading a trace id from the context finds it.
+func (c *TokenCache) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
 	if l := c.opts.Logger; l != nil {
-		l.LogAttrs(context.Background(), level, "apiauth: "+msg, attrs...)
+		l.LogAttrs(ctx, level, "apiauth: "+msg, attrs...)
 	}
 }
 

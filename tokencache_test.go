@@ -497,7 +497,7 @@ func TestCacheRefreshAheadOfAReplacedEntryIsANoOp(t *testing.T) {
 			t.Fatalf("refresh ahead: calls = %d, replaced = %v", src.count(), c.cur.Load() != seen)
 		}
 		// The late caller, still holding the entry it saw stale:
-		c.refreshAhead(seen, time.Now())
+		c.refreshAhead(context.Background(), seen, time.Now())
 		synctest.Wait()
 		if src.count() != 2 {
 			t.Fatalf("a late refresh-ahead renewed the fresh token: calls = %d, want 2", src.count())

@@ -284,7 +284,7 @@ func (p *Pace) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	var resp *http.Response
-	defer func() { p.learn(e, tk, resp) }() // even if Base panics
+	defer func() { p.learn(ctx, e, tk, resp) }() // even if Base panics
 	resp, err = p.base.RoundTrip(req)
 	return resp, err
 }
@@ -439,8 +439,9 @@ func (p *Pace) waitShared(ctx context.Context, e *paceEntry, rate float64, windo
 	}
 }
 
-// learn updates e from the answer to a request admitted with tk.
-func (p *Pace) learn(e *paceEntry, tk paceTicket, resp *http.Response) {
+// learn updates e from the answer to a request admitted with tk; ctx is
+// the request's, for the log record.
+func (p *Pace) learn(ctx context.Context, e *paceEntry, tk paceTicket, resp *http.Response) {
 	now := time.Now()
 	status := 0
 	var rl RateLimit
@@ -459,8 +460,8 @@ func (p *Pace) learn(e *paceEntry, tk paceTicket, resp *http.Response) {
 	if p.OnRateLimit != nil {
 		p.OnRateLimit(e.host, rl)
 	}
-	if p.Logger != nil && p.Logger.Enabled(context.Background(), slog.LevelDebug) {
-		p.Logger.LogAttrs(context.Background(), slog.LevelDebug, "apiauth: rate limit: snapshot",
+	if p.Logger != nil && p.Logger.Enabled(ctx, slog.LevelDebug) {
+		p.Logger.LogAttrs(ctx, slog.LevelDebug, "apiauth: rate limit: snapshot",
 			slog.String("host", e.host),
 			slog.Int("status", status),
 			slog.Int64("limit", rl.Limit),
