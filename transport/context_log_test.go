@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 type ctxTraceKey struct{}
@@ -41,7 +43,7 @@ func TestStackLogsWithRequestContext(t *testing.T) {
 		logger := slog.New(h)
 		var mu sync.Mutex
 		calls := 0
-		base := rtFunc(func(req *http.Request) (*http.Response, error) {
+		base := testrt.Func(func(req *http.Request) (*http.Response, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			calls++

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 // TestPaceState: the snapshot reports, per host and identity, what the
@@ -19,7 +21,7 @@ func TestPaceState(t *testing.T) {
 		const secret = "Bearer sk_live_CANARY_81f0"
 		release := make(chan struct{})
 		reset := time.Now().Add(30 * time.Second).Truncate(time.Second)
-		base := rtFunc(func(req *http.Request) (*http.Response, error) {
+		base := testrt.Func(func(req *http.Request) (*http.Response, error) {
 			if req.URL.Host == "slow.example.com" {
 				<-release
 			}
