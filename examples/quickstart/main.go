@@ -15,6 +15,10 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/apiauthtest"
+	"github.com/apiauth/apiauth/artanis"
+	"github.com/apiauth/apiauth/artos"
+	"github.com/apiauth/apiauth/audimodal"
+	"github.com/apiauth/apiauth/voltasis"
 )
 
 func main() {
@@ -40,8 +44,8 @@ func run() error {
 	}
 
 	step("1. Artos: a JWT from POST /get-access-token, cached and refreshed before it expires")
-	src, err := apiauth.NewTokenEndpoint(srv.URL(apiauthtest.Artos)+"/get-access-token", apiauthtest.ArtosUserID,
-		&apiauth.SourceOptions{HTTPClient: trusting})
+	// Against the real API: artos.NewTokenSource("", userID, nil).
+	src, err := artos.NewTokenSource(srv.URL(apiauthtest.Artos), apiauthtest.ArtosUserID, nil)
 	if err != nil {
 		return err
 	}
@@ -51,18 +55,20 @@ func run() error {
 			fetched.Add(1), time.Until(t.Expiry).Round(time.Second), t)
 	}})
 	defer cache.Close()
-	artos, err := apiauth.NewClient(srv.URL(apiauthtest.Artos), cache, opts(apiauth.ClientOptions{}))
+	// The token source has no HTTPClient of its own: it rides the client's
+	// Base, the fake's TLS setup.
+	artosAPI, err := artos.NewClient(srv.URL(apiauthtest.Artos), cache, opts(apiauth.ClientOptions{}))
 	if err != nil {
 		return err
 	}
-	var docs []apiauthtest.ArtosItem
-	if _, err := artos.Get(ctx, "api/v1/documents/", &docs); err != nil {
+	docs, err := artosAPI.ListDocuments(ctx)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("   listed %d documents of %s\n", len(docs), apiauthtest.ArtosOrgID)
 	time.Sleep(3200 * time.Millisecond) // into the refresh-ahead window
 	start := time.Now()
-	if _, err := artos.Get(ctx, "api/v1/templates/", nil); err != nil {
+	if _, err := artosAPI.ListTemplates(ctx); err != nil {
 		return err
 	}
 	fmt.Printf("   a call in the refresh window took %s, round trip included: the old token is still served while one refresh runs\n",
@@ -74,17 +80,17 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	artanis, err := apiauth.NewClient(srv.URL(apiauthtest.Artanis), pair, opts(apiauth.ClientOptions{TenantHeader: "X-Org-Slug"}))
+	artanisAPI, err := artanis.NewClient(srv.URL(apiauthtest.Artanis), pair, opts(apiauth.ClientOptions{})) // tenant header x-org-slug
 	if err != nil {
 		return err
 	}
 	fmt.Printf("   credential prints redacted: %v\n", pair)
-	if _, err := artanis.Get(ctx, "api/prompts?projectSlug="+apiauthtest.ArtanisProjectSlug, nil); err != nil {
+	if _, err := artanisAPI.ListPrompts(ctx, apiauthtest.ArtanisProjectSlug); err != nil {
 		return err
 	}
 	fmt.Printf("   prompts of %s/%s: ok\n", apiauthtest.ArtanisOrgSlug, apiauthtest.ArtanisProjectSlug)
 	inSecond := apiauth.WithTenant(ctx, apiauthtest.ArtanisSecondOrgSlug)
-	if _, err := artanis.Get(inSecond, "api/prompts?projectSlug="+apiauthtest.ArtanisSecondProjectSlug, nil); err != nil {
+	if _, err := artanisAPI.ListPrompts(inSecond, apiauthtest.ArtanisSecondProjectSlug); err != nil {
 		return err
 	}
 	fmt.Printf("   prompts of %s/%s (org switched by context): ok\n", apiauthtest.ArtanisSecondOrgSlug, apiauthtest.ArtanisSecondProjectSlug)
@@ -95,44 +101,38 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		voltasis, err := apiauth.NewClient(srv.URL(apiauthtest.Voltasis), tok,
-			opts(apiauth.ClientOptions{TenantHeader: "X-Organization-ID", Tenant: apiauthtest.VoltasisOtherOrgID}))
+		voltasisAPI, err := voltasis.NewClient(srv.URL(apiauthtest.Voltasis), tok,
+			opts(apiauth.ClientOptions{Tenant: apiauthtest.VoltasisOtherOrgID})) // tenant header X-Organization-ID
 		if err != nil {
 			return err
 		}
-		var me struct {
-			Data struct {
-				Organization struct{ ID string } `json:"organization"`
-			} `json:"data"`
-		}
-		_, err = voltasis.Get(ctx, "v1/auth/me", &me)
+		me, err := voltasisAPI.Me(ctx)
 		switch {
 		case errors.Is(err, apiauth.ErrForbidden):
 			fmt.Printf("   %s: refused, errors.Is(err, apiauth.ErrForbidden): %v\n", k.name, err)
 		case err != nil:
 			return err
 		default:
-			fmt.Printf("   %s: allowed, acting in %s\n", k.name, me.Data.Organization.ID)
+			fmt.Printf("   %s: allowed, acting in %s\n", k.name, me.Organization.ID)
 		}
 	}
 
 	step("4. AudiModal: log in once, then single-use refresh tokens rotate on every renewal")
-	login, err := apiauth.NewLoginSource(srv.URL(apiauthtest.AudiModal),
-		apiauth.Login{Email: apiauthtest.AudiModalEmail, Password: apiauthtest.AudiModalPassword, TenantID: apiauthtest.AudiModalTenantID},
-		&apiauth.SourceOptions{HTTPClient: trusting})
+	login, err := audimodal.NewLoginSource(srv.URL(apiauthtest.AudiModal),
+		apiauth.Login{Email: apiauthtest.AudiModalEmail, Password: apiauthtest.AudiModalPassword, TenantID: apiauthtest.AudiModalTenantID}, nil)
 	if err != nil {
 		return err
 	}
 	sessions := apiauth.NewTokenCache(login, nil)
 	defer sessions.Close()
-	audimodal, err := apiauth.NewClient(srv.URL(apiauthtest.AudiModal), sessions, opts(apiauth.ClientOptions{TenantHeader: "X-Tenant-ID"}))
+	audimodalAPI, err := audimodal.NewClient(srv.URL(apiauthtest.AudiModal), sessions, opts(apiauth.ClientOptions{})) // tenant header X-Tenant-ID
 	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(4500 * time.Millisecond)
 	calls := 0
 	for time.Now().Before(deadline) {
-		if _, err := audimodal.Get(ctx, "v1/files", nil); err != nil {
+		if _, err := audimodalAPI.ListFiles(ctx); err != nil {
 			return err
 		}
 		calls++
