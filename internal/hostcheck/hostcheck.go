@@ -6,15 +6,18 @@ package hostcheck
 import "net/netip"
 
 // Loopback reports whether host (without brackets or port) is localhost or a
-// loopback IP address (127.0.0.0/8, ::1, or ::ffff:127.0.0.1). "localhost"
+// loopback IP address (127.0.0.0/8, ::1, or ::ffff:127.0.0.1) without an IPv6
+// zone. "localhost"
 // is compared under ASCII case folding only: Unicode folding would take
 // "localhoſt" (with U+017F, long s) for it, a name that resolves elsewhere.
 func Loopback(host string) bool {
 	if asciiEqualFold(host, "localhost") {
 		return true
 	}
+	// An IPv6 zone ("::1%lo") is refused: a zone is any string, and the
+	// check must not rest on what a resolver does with it.
 	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
 }
 
 // asciiEqualFold reports whether a and b are equal under ASCII case folding.

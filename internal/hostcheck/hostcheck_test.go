@@ -6,7 +6,8 @@ func TestLoopback(t *testing.T) {
 	for host, want := range map[string]bool{
 		"localhost": true, "LOCALHOST": true, "LocalHost": true,
 		"127.0.0.1": true, "127.8.9.10": true, "::1": true, "::ffff:127.0.0.1": true,
-		"localhoſt":  false, // U+017F folds to 's' under Unicode rules only
+		"localhoſt": false,                    // U+017F folds to 's' under Unicode rules only
+		"::1%lo":    false, "::1%\x95": false, // zones refused
 		"localhost.": false, "localhost.example.com": false, "evil-localhost": false,
 		"10.0.0.1": false, "::": false, "0.0.0.0": false, "": false, "api.example.com": false,
 	} {
