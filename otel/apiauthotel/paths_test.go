@@ -1,0 +1,131 @@
+package apiauthotel_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiauth/apiauth"
+	"github.com/apiauth/apiauth/otel/apiauthotel"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+type telemetry struct {
+	inst   *apiauthotel.Instrumentation
+	spans  *tracetest.SpanRecorder
+	reader *sdkmetric.ManualReader
+}
+
+func newTelemetry(t *testing.T) telemetry {
+	t.Helper()
+	tm := telemetry{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
+	var err error
+	tm.inst, err = apiauthotel.New(&apiauthotel.Options{
+		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tm.spans)),
+		MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(tm.reader)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+func (tm telemetry) points(t *testing.T) []string {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := tm.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	return points(rm)
+}
+
+// TestHTTPClientPath checks that a request through Client.HTTPClient is a
+// logical call too, and that a client without a token cache (an API key)
+// reports no refresh.
+func TestHTTPClientPath(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	tm := newTelemetry(t)
+	opts := &apiauth.ClientOptions{}
+	tm.inst.InstrumentClient(opts)
+	key, err := apiauth.ParseAPIKey(canary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := apiauth.NewClient(srv.URL, key, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.HTTPClient().Get(srv.URL + "/x?token=secret-query")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ended := tm.spans.Ended()
+	if got := strings.Join(names(ended), ","); got != "GET,apiauth GET" {
+		t.Fatalf("spans %s, want GET,apiauth GET", got)
+	}
+	wantAttrs(t, "call", ended[1].Attributes(), map[string]string{"url.full": srv.URL + "/x", "http.response.status_code": "204"})
+	if ended[0].Parent().SpanID() != ended[1].SpanContext().SpanID() {
+		t.Error("attempt span is not the call span's child")
+	}
+	dump := dumpSpans(ended) + strings.Join(tm.points(t), "\n")
+	if strings.Contains(dump, canary) || strings.Contains(dump, "secret-query") {
+		t.Errorf("secret in telemetry:\n%s", dump)
+	}
+}
+
+// TestRefreshFailure checks a failed refresh: an error span and a failed
+// refresh point, and a call that fails.
+func TestRefreshFailure(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("request sent without a token")
+	}))
+	defer srv.Close()
+	tm := newTelemetry(t)
+	cacheOpts := &apiauth.CacheOptions{MinBackoff: time.Hour, MaxBackoff: time.Hour}
+	tm.inst.InstrumentCache(cacheOpts)
+	down := errors.New("identity provider down")
+	cache := apiauth.NewTokenCache(apiauth.TokenSourceFunc(func(context.Context) (*apiauth.Token, error) {
+		return nil, down
+	}), cacheOpts)
+	defer cache.Close()
+	clientOpts := &apiauth.ClientOptions{}
+	tm.inst.InstrumentClient(clientOpts)
+	client, err := apiauth.NewClient(srv.URL, cache, clientOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Get(context.Background(), "/x", nil); !errors.Is(err, down) {
+		t.Fatalf("Get: %v, want %v", err, down)
+	}
+	var refresh sdktrace.ReadOnlySpan
+	for _, s := range tm.spans.Ended() {
+		if s.Name() == "apiauth token refresh" {
+			refresh = s
+		}
+	}
+	if refresh == nil || refresh.Status().Code != codes.Error || len(refresh.Links()) != 1 {
+		t.Fatalf("refresh span %+v, want one with an error status and a link", refresh)
+	}
+	wantAttrs(t, "refresh", refresh.Attributes(), map[string]string{"apiauth.outcome": "failed"})
+	got := tm.points(t)
+	for _, want := range []string{
+		"apiauth.token.refreshes{apiauth.outcome=failed} = 1",
+		"apiauth.token.refresh.duration{apiauth.outcome=failed} count 1",
+	} {
+		if !contains(got, want) {
+			t.Errorf("no metric point %s in\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+}
