@@ -166,18 +166,92 @@ func New(opts *Options) (*Instrumentation, error) {
 	return in, nil
 }
 
-// InstrumentClient sets o.Observer to [Instrumentation.Observer],
-// replacing any observer set before.
+// InstrumentClient sets o.Observer to [Instrumentation.Observer]. An
+// observer set before keeps running: its start events after this one's
+// (so that they see its span in their context) and its end events before.
 func (in *Instrumentation) InstrumentClient(o *apiauth.ClientOptions) {
-	o.Observer = in.Observer()
+	o.Observer = chain(in.Observer(), o.Observer)
 }
 
-// InstrumentCache sets the OnRefreshStart and OnRefreshEnd hooks of o,
-// replacing any set before, so that each refresh is a span and counts in
-// the refresh metrics.
+// InstrumentCache sets the OnRefreshStart and OnRefreshEnd hooks of o, so
+// that each refresh is a span and counts in the refresh metrics. Hooks set
+// before keep running, inside the refresh span as in InstrumentClient.
 func (in *Instrumentation) InstrumentCache(o *apiauth.CacheOptions) {
-	o.OnRefreshStart = in.refreshStart
-	o.OnRefreshEnd = in.refreshEnd
+	o.OnRefreshStart = chainStart(in.refreshStart, o.OnRefreshStart)
+	o.OnRefreshEnd = chainEnd(in.refreshEnd, o.OnRefreshEnd)
+}
+
+// chainStart returns a hook calling outer, then inner on outer's context.
+func chainStart(outer, inner func(context.Context) context.Context) func(context.Context) context.Context {
+	if inner == nil {
+		return outer
+	}
+	return func(ctx context.Context) context.Context {
+		ctx = outer(ctx)
+		if c := inner(ctx); c != nil {
+			ctx = c
+		}
+		return ctx
+	}
+}
+
+// chainEnd returns a hook calling inner, then outer.
+func chainEnd(outer, inner func(context.Context, error)) func(context.Context, error) {
+	if inner == nil {
+		return outer
+	}
+	return func(ctx context.Context, err error) {
+		inner(ctx, err)
+		outer(ctx, err)
+	}
+}
+
+// chain returns an observer running outer's events around inner's.
+func chain(outer, inner transport.Observer) transport.Observer {
+	o := outer
+	if f := inner.CallStart; f != nil {
+		o.CallStart = func(ctx context.Context, req *http.Request) context.Context {
+			ctx = outer.CallStart(ctx, req)
+			if c := f(ctx, req); c != nil {
+				ctx = c
+			}
+			return ctx
+		}
+	}
+	if f := inner.CallEnd; f != nil {
+		o.CallEnd = func(ctx context.Context, resp *http.Response, err error) {
+			f(ctx, resp, err)
+			outer.CallEnd(ctx, resp, err)
+		}
+	}
+	if f := inner.AttemptStart; f != nil {
+		o.AttemptStart = func(ctx context.Context, req *http.Request, n int, reason string) context.Context {
+			ctx = outer.AttemptStart(ctx, req, n, reason)
+			if c := f(ctx, req, n, reason); c != nil {
+				ctx = c
+			}
+			return ctx
+		}
+	}
+	if f := inner.AttemptEnd; f != nil {
+		o.AttemptEnd = func(ctx context.Context, resp *http.Response, err error) {
+			f(ctx, resp, err)
+			outer.AttemptEnd(ctx, resp, err)
+		}
+	}
+	if f := inner.Wait; f != nil {
+		o.Wait = func(ctx context.Context, cause string, d time.Duration) {
+			outer.Wait(ctx, cause, d)
+			f(ctx, cause, d)
+		}
+	}
+	if f := inner.RateLimit; f != nil {
+		o.RateLimit = func(ctx context.Context, host, identity string, rl transport.RateLimit) {
+			outer.RateLimit(ctx, host, identity, rl)
+			f(ctx, host, identity, rl)
+		}
+	}
+	return o
 }
 
 // Observer returns the observer reporting a stack's calls, attempts, waits

@@ -11,11 +11,13 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/otel/apiauthotel"
+	"github.com/apiauth/apiauth/transport"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type telemetry struct {
@@ -127,5 +129,62 @@ func TestRefreshFailure(t *testing.T) {
 		if !contains(got, want) {
 			t.Errorf("no metric point %s in\n%s", want, strings.Join(got, "\n"))
 		}
+	}
+}
+
+// TestChainedHooks checks that hooks set before InstrumentClient and
+// InstrumentCache keep running, inside the spans.
+func TestChainedHooks(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	tm := newTelemetry(t)
+	var callSpan, attemptSpan, refreshSpan, refreshEnd trace.SpanContext
+	var rateLimits int
+	cacheOpts := &apiauth.CacheOptions{
+		OnRefreshStart: func(ctx context.Context) context.Context {
+			refreshSpan = trace.SpanContextFromContext(ctx)
+			return nil // nil: keep the context
+		},
+		OnRefreshEnd: func(ctx context.Context, err error) { refreshEnd = trace.SpanContextFromContext(ctx) },
+	}
+	tm.inst.InstrumentCache(cacheOpts)
+	cache := apiauth.NewTokenCache(apiauth.TokenSourceFunc(func(context.Context) (*apiauth.Token, error) {
+		return &apiauth.Token{AccessToken: canary, Expiry: time.Now().Add(time.Hour)}, nil
+	}), cacheOpts)
+	defer cache.Close()
+	clientOpts := &apiauth.ClientOptions{Observer: transport.Observer{
+		CallStart: func(ctx context.Context, req *http.Request) context.Context {
+			callSpan = trace.SpanContextFromContext(ctx)
+			return ctx
+		},
+		AttemptStart: func(ctx context.Context, req *http.Request, attempt int, reason string) context.Context {
+			attemptSpan = trace.SpanContextFromContext(ctx)
+			return ctx
+		},
+		RateLimit: func(context.Context, string, string, transport.RateLimit) { rateLimits++ },
+	}}
+	tm.inst.InstrumentClient(clientOpts)
+	client, err := apiauth.NewClient(srv.URL, cache, clientOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Get(context.Background(), "/x", nil); err != nil {
+		t.Fatal(err)
+	}
+	spans := map[string]trace.SpanContext{}
+	for _, s := range tm.spans.Ended() {
+		spans[s.Name()] = s.SpanContext()
+	}
+	if len(spans) != 3 || !callSpan.IsValid() {
+		t.Fatalf("spans %v, call span seen %v", spans, callSpan)
+	}
+	if !callSpan.Equal(spans["apiauth GET"]) || !attemptSpan.Equal(spans["GET"]) {
+		t.Errorf("earlier observer saw spans %v, %v; want the call and attempt spans %v", callSpan, attemptSpan, spans)
+	}
+	if !refreshSpan.Equal(spans["apiauth token refresh"]) || !refreshEnd.Equal(refreshSpan) {
+		t.Errorf("earlier cache hooks saw spans %v, %v; want the refresh span %v", refreshSpan, refreshEnd, spans)
+	}
+	if rateLimits != 0 {
+		t.Errorf("%d rate-limit snapshots from a server that sends none", rateLimits)
 	}
 }
