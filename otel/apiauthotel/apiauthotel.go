@@ -19,8 +19,9 @@
 // Each logical call (Client.Do, the family methods, a request through
 // Client.HTTPClient) is one span of kind Internal named "apiauth {method}".
 // Each attempt the retry layer makes is a child span of kind Client named
-// "{method}", following OpenTelemetry's HTTP client semantic conventions:
-// http.request.method, server.address, server.port, url.full (without its
+// "{method}" ("HTTP" for a method outside RFC 9110's, whose
+// http.request.method is then "_OTHER"), following OpenTelemetry's HTTP
+// client semantic conventions: http.request.method, server.address, server.port, url.full (without its
 // query string, fragment or user info), http.response.status_code,
 // error.type, and from the second attempt on http.request.resend_count and
 // apiauth.retry.reason ("status_429", "status_503", "error"). Every pause
@@ -270,15 +271,23 @@ func (in *Instrumentation) Observer() transport.Observer {
 
 // target is what the spans and metrics say of a request's destination.
 type target struct {
-	method string
-	host   string // server.address: the host name, without the port
-	port   int
+	method   string // a known method, or "_OTHER"
+	original string // the request's method when it is not a known one
+	host     string // server.address: the host name, without the port
+	port     int
 }
 
 func targetOf(req *http.Request) target {
-	t := target{method: req.Method}
-	if t.method == "" {
+	var t target
+	switch req.Method {
+	case "":
 		t.method = http.MethodGet
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		t.method = req.Method
+	default:
+		// The semantic conventions bound the method's cardinality.
+		t.method, t.original = "_OTHER", req.Method
 	}
 	if req.URL == nil {
 		return t
@@ -294,11 +303,23 @@ func targetOf(req *http.Request) target {
 	return t
 }
 
+// spanName is the method, or "HTTP" for an unknown one, as the semantic
+// conventions name HTTP client spans.
+func (t target) spanName() string {
+	if t.original != "" {
+		return "HTTP"
+	}
+	return t.method
+}
+
 func (t target) attrs(req *http.Request) []attribute.KeyValue {
 	kv := []attribute.KeyValue{
 		semconv.HTTPRequestMethodKey.String(t.method),
 		semconv.ServerAddress(t.host),
 		semconv.ServerPort(t.port),
+	}
+	if t.original != "" {
+		kv = append(kv, semconv.HTTPRequestMethodOriginal(t.original))
 	}
 	if req.URL != nil {
 		kv = append(kv, semconv.URLFull(redactURL(req.URL)))
@@ -323,7 +344,7 @@ type attempt struct {
 
 func (in *Instrumentation) callStart(ctx context.Context, req *http.Request) context.Context {
 	t := targetOf(req)
-	ctx, _ = in.tracer.Start(ctx, "apiauth "+t.method,
+	ctx, _ = in.tracer.Start(ctx, "apiauth "+t.spanName(),
 		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(t.attrs(req)...))
 	return ctx
 }
@@ -362,7 +383,7 @@ func (in *Instrumentation) attemptStart(ctx context.Context, req *http.Request, 
 		kv = append(kv, semconv.HTTPRequestResendCount(n-1), keyReason.String(reason))
 		in.retries.Add(ctx, 1, metric.WithAttributes(semconv.ServerAddress(a.host), keyReason.String(reason)))
 	}
-	ctx, _ = in.tracer.Start(ctx, a.method, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(kv...))
+	ctx, _ = in.tracer.Start(ctx, a.spanName(), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(kv...))
 	return context.WithValue(ctx, attemptKey{}, a)
 }
 

@@ -188,3 +188,32 @@ func TestChainedHooks(t *testing.T) {
 		t.Errorf("%d rate-limit snapshots from a server that sends none", rateLimits)
 	}
 }
+
+// TestUnknownMethod checks the semantic conventions' handling of a method
+// outside RFC 9110: "_OTHER", the original beside it, spans named "HTTP".
+func TestUnknownMethod(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	tm := newTelemetry(t)
+	opts := &apiauth.ClientOptions{}
+	tm.inst.InstrumentClient(opts)
+	client, err := apiauth.NewClient(srv.URL, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PURGE", srv.URL+"/cache", nil)
+	resp, err := client.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ended := tm.spans.Ended()
+	if got := strings.Join(names(ended), ","); got != "HTTP,apiauth HTTP" {
+		t.Fatalf("spans %s, want HTTP,apiauth HTTP", got)
+	}
+	for _, s := range ended {
+		wantAttrs(t, s.Name(), s.Attributes(), map[string]string{
+			"http.request.method": "_OTHER", "http.request.method_original": "PURGE",
+		})
+	}
+}
