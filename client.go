@@ -102,6 +102,14 @@ type ClientOptions struct {
 	// Logger receives the layers' events, redacted. Nil means no logging.
 	Logger *slog.Logger
 
+	// Observer receives the stack's events (calls, attempts, waits,
+	// rate-limit snapshots) for tracing and metrics; see
+	// [transport.Observer], and the nested module
+	// github.com/apiauth/apiauth/otel/apiauthotel for OpenTelemetry. The
+	// zero value observes nothing. Token refreshes are observed through
+	// the token cache's [CacheOptions.OnRefreshStart].
+	Observer transport.Observer
+
 	// OnResponse, when set, is called with every response [Client.Do]
 	// receives, on the calling goroutine, once its body is read and closed
 	// and just before Do returns: with a 2xx answer and with an error
@@ -182,6 +190,7 @@ func NewClient(baseURL string, cred transport.Credential, opts *ClientOptions) (
 			Tenant:         o.Tenant,
 			Logger:         o.Logger,
 		},
+		Observer: o.Observer,
 	})
 	if err != nil {
 		return nil, err

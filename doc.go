@@ -52,6 +52,11 @@
 // libraries as a plain *http.Client; [CheckResponse] turns its answers into
 // typed errors. [ClientOptions.OnResponse] shows every answer's status,
 // request id and rate-limit snapshot, typed family methods included.
+// [ClientOptions.Observer] (a [transport.Observer]) and
+// [CacheOptions.OnRefreshStart] report calls, attempts, waits, rate-limit
+// snapshots and token refreshes for tracing and metrics, without importing
+// any tracing library; the nested module
+// github.com/apiauth/apiauth/otel/apiauthotel maps them to OpenTelemetry.
 //
 // # Errors
 //

@@ -84,6 +84,20 @@ type CacheOptions struct {
 	// OnRefreshError, if set, is called with every failed refresh and the
 	// time of the next attempt.
 	OnRefreshError func(err error, next time.Time)
+	// OnRefreshStart and OnRefreshEnd, if set, bracket every refresh, for
+	// tracing and metrics (github.com/apiauth/apiauth/otel/apiauthotel
+	// sets them). OnRefreshStart runs on the refreshing goroutine with the
+	// refresh's context, which carries the values of the context of the
+	// call that caused the refresh (its trace span, for a link) but not
+	// its cancellation; the context it returns (ctx or one derived from
+	// it) is the one the refresh runs on, so the token source's requests
+	// see it. OnRefreshEnd gets that context and the outcome: nil when a
+	// token was adopted, or when the source handed back the still-valid
+	// token the cache had (see [ErrTokenUnchanged]); else the error
+	// OnRefreshError gets, or one matching [ErrClosed] when the cache was
+	// closed meanwhile. Neither sees a token.
+	OnRefreshStart func(ctx context.Context) context.Context
+	OnRefreshEnd   func(ctx context.Context, err error)
 	// Logger receives refresh events at debug level and failures at warn
 	// level, with tokens redacted, on the refresh's context: a handler that
 	// reads a trace id from the context sees the one of the call that
@@ -462,22 +476,29 @@ func (c *TokenCache) run(caller context.Context, f *flight, prev *entry) {
 	defer c.wg.Done()
 	ctx, cancel := c.refreshContext(caller)
 	defer cancel()
+	if c.opts.OnRefreshStart != nil {
+		if octx := c.opts.OnRefreshStart(ctx); octx != nil {
+			ctx = octx
+		}
+	}
 
 	tok, fromStore, err := c.fetch(ctx, prev)
 	received := time.Now()
 
 	var adopted *entry
+	var outcome error // what OnRefreshEnd gets
 	c.mu.Lock()
 	switch {
 	case c.closed:
 		f.err = errkind.Errorf("apiauth: token cache: %w", errkind.Closed)
+		outcome = f.err
 	case err != nil:
-		c.failLocked(ctx, f, prev, err, received)
+		outcome = c.failLocked(ctx, f, prev, err, received)
 	default:
 		ne := c.newEntry(tok, received)
 		if prev != nil && !fromStore && tok.AccessToken == prev.tok.AccessToken && sameInstant(ne.expiry, prev.expiry) {
 			// The source handed back the token we had: not progress.
-			c.failLocked(ctx, f, prev, ErrTokenUnchanged, received)
+			outcome = c.failLocked(ctx, f, prev, ErrTokenUnchanged, received)
 			break
 		}
 		ne.adopted = received
@@ -495,6 +516,11 @@ func (c *TokenCache) run(caller context.Context, f *flight, prev *entry) {
 	c.fl = nil
 	c.busy.Store(false)
 	c.mu.Unlock()
+	if c.opts.OnRefreshEnd != nil {
+		// Before the waiters go on, so that the refresh is over (its span
+		// ended) by the time the call that caused it returns.
+		c.opts.OnRefreshEnd(ctx, outcome)
+	}
 	close(f.done)
 
 	if adopted == nil {
@@ -508,8 +534,8 @@ func (c *TokenCache) run(caller context.Context, f *flight, prev *entry) {
 
 // failLocked records a failed refresh. Waiters get the still-valid old token
 // if there is one, or a RefreshError. ctx is the refresh's. c.mu must be
-// held.
-func (c *TokenCache) failLocked(ctx context.Context, f *flight, prev *entry, cause error, now time.Time) {
+// held. It returns cause when it reported it as a failure, nil when not.
+func (c *TokenCache) failLocked(ctx context.Context, f *flight, prev *entry, cause error, now time.Time) error {
 	c.failures++
 	c.lastErr = cause
 	c.next = now.Add(c.backoff(c.failures))
@@ -530,13 +556,14 @@ func (c *TokenCache) failLocked(ctx context.Context, f *flight, prev *entry, cau
 		// near its expiry: a normal answer, not a failure to report.
 		c.log(ctx, slog.LevelDebug, "token source returned the same token; it renews near its own expiry",
 			slog.Time("next", c.next))
-		return
+		return nil
 	}
 	if c.opts.OnRefreshError != nil {
 		c.opts.OnRefreshError(cause, c.next)
 	}
 	c.log(ctx, slog.LevelWarn, "token refresh failed", slog.String("error", cause.Error()),
 		slog.Int("failures", c.failures), slog.Time("next", c.next))
+	return cause
 }
 
 // fetch gets a new token. With a store, it first looks there: another

@@ -189,6 +189,7 @@ type Pace struct {
 	PaceOptions
 
 	sharedDown atomic.Bool // a Shared failure was logged
+	obs        *Observer   // set by New; nil when nothing is observed
 	initOnce   sync.Once
 	base       http.RoundTripper
 	cfg        paceConfig
@@ -390,6 +391,7 @@ func (p *Pace) admit(ctx context.Context, req *http.Request, e *paceEntry) (pace
 			if p.OnWait != nil {
 				p.OnWait(req, d)
 			}
+			p.obs.wait(ctx, "pace", d)
 			p.log(ctx, slog.LevelDebug, "apiauth: rate limit: pause", e.host, d)
 		}
 		t := time.NewTimer(d)
@@ -429,6 +431,7 @@ func (p *Pace) waitShared(ctx context.Context, e *paceEntry, rate float64, windo
 	if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
 		return &RateLimitError{Reset: time.Now().Add(d), RetryAfter: d}
 	}
+	p.obs.wait(ctx, "shared_budget", d)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -459,6 +462,9 @@ func (p *Pace) learn(ctx context.Context, e *paceEntry, tk paceTicket, resp *htt
 	}
 	if p.OnRateLimit != nil {
 		p.OnRateLimit(e.host, rl)
+	}
+	if p.obs != nil && p.obs.RateLimit != nil {
+		p.obs.RateLimit(ctx, e.host, e.key.id, rl)
 	}
 	if p.Logger != nil && p.Logger.Enabled(ctx, slog.LevelDebug) {
 		p.Logger.LogAttrs(ctx, slog.LevelDebug, "apiauth: rate limit: snapshot",

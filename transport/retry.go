@@ -228,6 +228,7 @@ type Retry struct {
 	baseOnce    sync.Once
 	defaultBase http.RoundTripper
 	ownBudget   RetryBudget
+	obs         *Observer // set by New; nil when nothing is observed
 }
 
 // RoundTrip sends req, retrying as documented on [Retry]. It returns a nil
@@ -255,6 +256,7 @@ func (r *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	next := body.first
 	taken := 0 // budget tokens taken by the retry in flight
+	reason := ""
 	for attempt := 1; ; attempt++ {
 		// The first attempt of a request this layer has nothing to change
 		// in (no buffered body, no added key) goes out as it is: the layers
@@ -271,7 +273,13 @@ func (r *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 				out.Header.Set("Idempotency-Key", key)
 			}
 		}
-		resp, err := base.RoundTrip(out)
+		var resp *http.Response
+		var err error
+		if r.obs == nil {
+			resp, err = base.RoundTrip(out)
+		} else {
+			resp, err = r.observedAttempt(base, out, attempt, reason)
+		}
 		if err != nil && resp != nil {
 			// A base breaking the RoundTripper contract: keep the error.
 			resp.Body.Close()
@@ -294,9 +302,9 @@ func (r *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 		if attempt >= maxAttempts {
 			return r.giveUp(ctx, out, attempt, resp, err, retryExhausted)
 		}
-		wait, reason := r.wait(ctx, resp, attempt)
-		if reason != "" {
-			return r.giveUp(ctx, out, attempt, resp, err, reason)
+		wait, server, why := r.wait(ctx, resp, attempt)
+		if why != "" {
+			return r.giveUp(ctx, out, attempt, resp, err, why)
 		}
 		nb, berr := body.get()
 		if berr != nil {
@@ -316,6 +324,14 @@ func (r *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 			r.OnRetry(out, attempt, resp, err, wait)
 		}
 		r.log(ctx, slog.LevelDebug, "apiauth: retrying request", out, attempt, resp, err, wait)
+		if r.obs != nil {
+			reason = observeReason(resp, err)
+			cause := "backoff"
+			if server {
+				cause = "retry_after"
+			}
+			r.obs.wait(ctx, cause, wait)
+		}
 		if resp != nil {
 			retryDrain(resp.Body)
 		}
@@ -360,18 +376,20 @@ func (r *Retry) budget() *RetryBudget {
 	}
 }
 
-// wait returns the wait before the next attempt, or a reason not to make it.
-func (r *Retry) wait(ctx context.Context, resp *http.Response, attempt int) (time.Duration, string) {
+// wait returns the wait before the next attempt and whether the server
+// asked for it, or a reason not to make it.
+func (r *Retry) wait(ctx context.Context, resp *http.Response, attempt int) (time.Duration, bool, string) {
 	var wait time.Duration
+	server := false
 	if sw, ok := retryServerWait(resp, time.Now()); ok && sw > 0 {
 		maxWait := r.MaxWait
 		if maxWait == 0 {
 			maxWait = DefaultRetryMaxWait
 		}
 		if maxWait < 0 || sw > maxWait {
-			return 0, fmt.Sprintf("server asks to wait %s, more than MaxWait", sw)
+			return 0, false, fmt.Sprintf("server asks to wait %s, more than MaxWait", sw)
 		}
-		wait = sw
+		wait, server = sw, true
 	} else {
 		minB := retryOr(r.MinBackoff, DefaultRetryMinBackoff)
 		maxB := retryOr(r.MaxBackoff, DefaultRetryMaxBackoff)
@@ -383,9 +401,26 @@ func (r *Retry) wait(ctx context.Context, resp *http.Response, attempt int) (tim
 		wait = max(wait, 0)
 	}
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
-		return 0, fmt.Sprintf("wait of %s ends after the context deadline", wait)
+		return 0, false, fmt.Sprintf("wait of %s ends after the context deadline", wait)
 	}
-	return wait, ""
+	return wait, server, ""
+}
+
+// observedAttempt sends one attempt through base, reporting it to r.obs.
+// The attempt's request carries the context AttemptStart returns; the
+// request given back to the loop stays out, whose context is the call's.
+func (r *Retry) observedAttempt(base http.RoundTripper, out *http.Request, attempt int, reason string) (resp *http.Response, err error) {
+	ctx := out.Context()
+	if r.obs.AttemptStart != nil {
+		if actx := r.obs.AttemptStart(ctx, out, attempt, reason); actx != nil && actx != ctx {
+			ctx = actx
+			out = out.WithContext(actx)
+		}
+	}
+	if r.obs.AttemptEnd != nil {
+		defer func() { r.obs.AttemptEnd(ctx, resp, err) }()
+	}
+	return base.RoundTrip(out)
 }
 
 // giveUp logs why the layer stops although the policy wanted another attempt

@@ -16,6 +16,9 @@ type Options struct {
 	// Auth configures the innermost layer, which attaches the credential to
 	// requests for the right origins.
 	Auth AuthOptions
+	// Observer receives the stack's events, for tracing and metrics (see
+	// [Observer]). The zero value observes nothing.
+	Observer Observer
 }
 
 // Stack is the apiauth layer stack, an [http.RoundTripper] built by [New].
@@ -24,6 +27,7 @@ type Stack struct {
 	retry *Retry
 	pace  *Pace
 	auth  *Auth
+	obs   *Observer // nil when no event is observed
 }
 
 // New builds a fresh stack over base in the one order that works:
@@ -45,12 +49,31 @@ func New(base http.RoundTripper, o Options) (*Stack, error) {
 	if err := auth.Validate(); err != nil {
 		return nil, err
 	}
-	pace := &Pace{Base: auth, PaceOptions: o.Pace}
-	return &Stack{retry: &Retry{Base: pace, RetryOptions: o.Retry}, pace: pace, auth: auth}, nil
+	obs := new(Observer)
+	*obs = o.Observer
+	obs = obs.active()
+	pace := &Pace{Base: auth, PaceOptions: o.Pace, obs: obs}
+	return &Stack{retry: &Retry{Base: pace, RetryOptions: o.Retry, obs: obs}, pace: pace, auth: auth, obs: obs}, nil
 }
 
 // RoundTrip sends req through the stack (see [Retry.RoundTrip]).
 func (s *Stack) RoundTrip(req *http.Request) (*http.Response, error) {
+	if s.obs == nil {
+		return s.retry.RoundTrip(req)
+	}
+	return s.observedRoundTrip(req)
+}
+
+// observedRoundTrip is RoundTrip reporting the call to the Observer.
+func (s *Stack) observedRoundTrip(req *http.Request) (resp *http.Response, err error) {
+	if s.obs.CallStart != nil {
+		if ctx := s.obs.CallStart(req.Context(), req); ctx != nil && ctx != req.Context() {
+			req = req.WithContext(ctx)
+		}
+	}
+	if s.obs.CallEnd != nil {
+		defer func() { s.obs.CallEnd(req.Context(), resp, err) }()
+	}
 	return s.retry.RoundTrip(req)
 }
 
