@@ -280,7 +280,104 @@ type fltCase struct {
 	// api and token are the exact numbers of API and token requests the
 	// server must receive; -1 means not asserted.
 	api, token int64
-	run        func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome
+	// call is the row as data: most rows are one call against a server
+	// with a fault. run is for the rows that need more (loops over hours of
+	// fake time, cancellation at a chosen moment); a row sets one of them.
+	call *fltCall
+	run  func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome
+}
+
+// fltCall describes a row as data: the server it talks to, the client it
+// builds, and the one call it makes.
+type fltCall struct {
+	// handler, if set, is the whole server. Else the server is the
+	// in-process fake, with apiFault on its next API requests, tokenFault
+	// on its next token requests, and extra handlers taking precedence.
+	handler              http.Handler
+	apiFault, tokenFault fltFaults
+	extra                map[string]http.HandlerFunc
+	// family is the fake's mount the client's base URL points at ("artos",
+	// "audimodal", "voltasis"); empty is the server's root.
+	family string
+	cred   fltCred
+	cache  apiauth.CacheOptions // for fltArtos
+	opts   apiauth.ClientOptions
+	// method (GET when empty), path and body make the request; decode, if
+	// set, returns a fresh value to decode the answer into.
+	method, path string
+	body         any
+	decode       func() any
+	// check makes the row's further assertions, on the server and on what
+	// the call returned.
+	check func(t *testing.T, srv *fltServer, out any, err error)
+}
+
+// fltFaults is a fault for the next n requests.
+type fltFaults struct {
+	n int
+	f apiauthtest.Fault
+}
+
+// fltCred names a row's credential.
+type fltCred int
+
+const (
+	fltNoCred        fltCred = iota
+	fltAudiKey               // AudiModal's live API key
+	fltVoltasisAdmin         // Voltasis' admin key, as a bearer token
+	fltOpaqueToken           // fltOpaque, as a bearer token
+	fltArtos                 // a TokenCache over the server's Artos token endpoint
+)
+
+// exec runs the row's call.
+func (c *fltCall) exec(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
+	var srv *fltServer
+	if c.handler != nil {
+		srv = fltServe(t, c.handler)
+	} else {
+		var fk *apiauthtest.Server
+		fk, srv = fltFake(t, apiauthtest.Config{}, c.extra)
+		if c.apiFault.n > 0 {
+			fk.FailRequests(c.apiFault.n, c.apiFault.f)
+		}
+		if c.tokenFault.n > 0 {
+			fk.FailTokenRequests(c.tokenFault.n, c.tokenFault.f)
+		}
+	}
+	*s = srv
+	base := srv.URL
+	if c.family != "" {
+		base += "/" + c.family
+	}
+	var cred transport.Credential
+	switch c.cred {
+	case fltAudiKey:
+		cred = fltKey(t, apiauthtest.AudiModalLiveKey)
+	case fltVoltasisAdmin:
+		cred = fltStatic(t, apiauthtest.VoltasisAdminKey)
+	case fltOpaqueToken:
+		cred = fltStatic(t, fltOpaque)
+	case fltArtos:
+		cred = fltArtosCache(t, base, c.cache)
+	}
+	client := fltClient(t, base, cred, c.opts)
+	method := c.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := client.NewRequest(ctx, method, c.path, c.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if c.decode != nil {
+		out = c.decode()
+	}
+	_, err = client.Do(req, out)
+	if c.check != nil {
+		c.check(t, srv, out, err)
+	}
+	return fltOutcome{err: err}
 }
 
 // TestFaultMatrix runs every fault case through the public API and checks
@@ -299,7 +396,12 @@ func TestFaultMatrix(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			var srv *fltServer
-			out := tc.run(t, ctx, &srv)
+			var out fltOutcome
+			if tc.call != nil {
+				out = tc.call.exec(t, ctx, &srv)
+			} else {
+				out = tc.run(t, ctx, &srv)
+			}
 			elapsed := time.Since(start)
 			runtime.GC()
 			runtime.ReadMemStats(&after)
@@ -435,7 +537,6 @@ func fltCases() []fltCase {
 func fltBaseCases() []fltCase {
 	artos := func(s *fltServer) string { return s.URL + "/artos" }
 	audimodal := func(s *fltServer) string { return s.URL + "/audimodal" }
-	voltasis := func(s *fltServer) string { return s.URL + "/voltasis" }
 	newKey := map[string]any{"name": "ci", "scopes": []string{apiauthtest.VoltasisReadUsersScope}}
 	reset := apiauthtest.Fault{ResetConnection: true}
 	storm := apiauthtest.Fault{Status: http.StatusServiceUnavailable}
@@ -445,147 +546,87 @@ func fltBaseCases() []fltCase {
 		{
 			name: "reset before the answer, GET",
 			want: "success: retried once", api: 2, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				fk, srv := fltFake(t, apiauthtest.Config{}, nil)
-				*s = srv
-				fk.FailRequests(1, reset)
-				c := fltClient(t, audimodal(srv), fltKey(t, apiauthtest.AudiModalLiveKey), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "v1/files", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{apiFault: fltFaults{1, reset}, family: "audimodal", cred: fltAudiKey, path: "v1/files"},
 		},
 		{
 			name: "reset before the answer, POST without Idempotency-Key",
 			want: "connection error, sent exactly once", match: []fltMatch{fltConnErr}, api: 1, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				fk, srv := fltFake(t, apiauthtest.Config{}, nil)
-				*s = srv
-				fk.FailRequests(1, reset)
-				c := fltClient(t, voltasis(srv), fltStatic(t, apiauthtest.VoltasisAdminKey), apiauth.ClientOptions{})
-				_, err := c.Post(ctx, "api/v1/api-keys", newKey, nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{apiFault: fltFaults{1, reset}, family: "voltasis", cred: fltVoltasisAdmin, method: "POST", path: "api/v1/api-keys", body: newKey},
 		},
 		{
 			name: "reset before the answer, POST with Idempotency-Key",
 			want: "success: sent twice with the same key", api: 2, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				fk, srv := fltFake(t, apiauthtest.Config{}, nil)
-				*s = srv
-				fk.FailRequests(1, reset)
-				c := fltClient(t, voltasis(srv), fltStatic(t, apiauthtest.VoltasisAdminKey),
-					apiauth.ClientOptions{Retry: transport.RetryOptions{AddIdempotencyKey: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
-				_, err := c.Post(ctx, "api/v1/api-keys", newKey, nil)
-				srv.mu.Lock()
-				defer srv.mu.Unlock()
-				if len(srv.keys) != 2 || srv.keys[0] == "" || srv.keys[0] != srv.keys[1] {
-					t.Errorf("Idempotency-Key per attempt: %q, want one key sent twice", srv.keys)
-				}
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{apiFault: fltFaults{1, reset}, family: "voltasis", cred: fltVoltasisAdmin, method: "POST", path: "api/v1/api-keys", body: newKey,
+				opts: apiauth.ClientOptions{Retry: transport.RetryOptions{AddIdempotencyKey: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}},
+				check: func(t *testing.T, srv *fltServer, _ any, _ error) {
+					srv.mu.Lock()
+					defer srv.mu.Unlock()
+					if len(srv.keys) != 2 || srv.keys[0] == "" || srv.keys[0] != srv.keys[1] {
+						t.Errorf("Idempotency-Key per attempt: %q, want one key sent twice", srv.keys)
+					}
+				}},
 		},
 		{
 			name: "reset in the middle of the body, GET decoding JSON",
 			want: "connection error (the answer had begun: not retried)", match: []fltMatch{fltConnErr}, api: 1, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					fltHijack(w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{\"id\":\"file_1\"},")
-				}))
-				*s = srv
-				c := fltClient(t, srv.URL, fltStatic(t, fltOpaque), apiauth.ClientOptions{})
-				var files []map[string]any
-				_, err := c.Get(ctx, "v1/files", &files)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fltHijack(w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{\"id\":\"file_1\"},")
+			}), cred: fltOpaqueToken, path: "v1/files", decode: func() any { return &[]map[string]any{} }},
 		},
 		{
 			name: "reset in the middle of the token endpoint's answer",
 			want: "ErrTokenRefresh wrapping the connection error; the API is not called", match: []fltMatch{fltIs(apiauth.ErrTokenRefresh, "ErrTokenRefresh"), fltConnErr}, api: 0, token: 1,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					fltHijack(w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"access_token\":\"eyJhbGciOiJIUzI1NiIs")
-				}))
-				*s = srv
-				c := fltClient(t, srv.URL, fltArtosCache(t, srv.URL, apiauth.CacheOptions{}), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "api/v1/documents/", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fltHijack(w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"access_token\":\"eyJhbGciOiJIUzI1NiIs")
+			}), cred: fltArtos, path: "api/v1/documents/"},
 		},
 
 		// Slow servers.
 		{
 			name: "answer headers slower than ClientOptions.Timeout",
 			want: "timeout (context.DeadlineExceeded, net.Error Timeout), not retried", match: []fltMatch{fltIs(context.DeadlineExceeded, "context.DeadlineExceeded"), fltAs[net.Error]("net.Error")}, api: 1, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, fltBlock(make(chan struct{}, 1), nil))
-				*s = srv
-				c := fltClient(t, srv.URL, fltStatic(t, fltOpaque), apiauth.ClientOptions{Timeout: 100 * time.Millisecond})
-				_, err := c.Get(ctx, "v1/files", nil)
-				var ne net.Error
-				if errors.As(err, &ne) && !ne.Timeout() {
-					t.Errorf("net.Error.Timeout() = false")
-				}
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: fltBlock(make(chan struct{}, 1), nil), cred: fltOpaqueToken, path: "v1/files",
+				opts: apiauth.ClientOptions{Timeout: 100 * time.Millisecond},
+				check: func(t *testing.T, _ *fltServer, _ any, err error) {
+					var ne net.Error
+					if errors.As(err, &ne) && !ne.Timeout() {
+						t.Errorf("net.Error.Timeout() = false")
+					}
+				}},
 		},
 		{
 			name: "token endpoint slower than CacheOptions.RefreshTimeout",
 			want: "ErrTokenRefresh wrapping context.DeadlineExceeded; the API is not called", match: []fltMatch{fltIs(apiauth.ErrTokenRefresh, "ErrTokenRefresh"), fltIs(context.DeadlineExceeded, "context.DeadlineExceeded")}, api: 0, token: 1,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				fk, srv := fltFake(t, apiauthtest.Config{}, nil)
-				*s = srv
-				fk.FailTokenRequests(1, apiauthtest.Fault{Hang: true})
-				c := fltClient(t, artos(srv), fltArtosCache(t, artos(srv), apiauth.CacheOptions{RefreshTimeout: 100 * time.Millisecond}), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "api/v1/documents/", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{tokenFault: fltFaults{1, apiauthtest.Fault{Hang: true}}, family: "artos", cred: fltArtos,
+				cache: apiauth.CacheOptions{RefreshTimeout: 100 * time.Millisecond}, path: "api/v1/documents/"},
 		},
 
 		// 5xx storms.
 		{
 			name: "503 storm, GET",
 			want: "ErrServer (503) after MaxAttempts (4)", match: []fltMatch{fltIs(apiauth.ErrServer, "ErrServer"), fltStatus(503)}, api: 4, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				fk, srv := fltFake(t, apiauthtest.Config{}, nil)
-				*s = srv
-				fk.FailRequests(100, storm)
-				c := fltClient(t, audimodal(srv), fltKey(t, apiauthtest.AudiModalLiveKey), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "v1/files", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{apiFault: fltFaults{100, storm}, family: "audimodal", cred: fltAudiKey, path: "v1/files"},
 		},
 		{
 			name: "503 storm, POST without Idempotency-Key",
 			want: "ErrServer (503), sent exactly once", match: []fltMatch{fltIs(apiauth.ErrServer, "ErrServer"), fltStatus(503)}, api: 1, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				fk, srv := fltFake(t, apiauthtest.Config{}, nil)
-				*s = srv
-				fk.FailRequests(100, storm)
-				c := fltClient(t, voltasis(srv), fltStatic(t, apiauthtest.VoltasisAdminKey), apiauth.ClientOptions{})
-				_, err := c.Post(ctx, "api/v1/api-keys", newKey, nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{apiFault: fltFaults{100, storm}, family: "voltasis", cred: fltVoltasisAdmin, method: "POST", path: "api/v1/api-keys", body: newKey},
 		},
 		{
 			name: "503 storm, POST with Idempotency-Key",
 			want: "ErrServer (503) after 4 attempts, one key", match: []fltMatch{fltIs(apiauth.ErrServer, "ErrServer")}, api: 4, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				fk, srv := fltFake(t, apiauthtest.Config{}, nil)
-				*s = srv
-				fk.FailRequests(100, storm)
-				c := fltClient(t, voltasis(srv), fltStatic(t, apiauthtest.VoltasisAdminKey),
-					apiauth.ClientOptions{Retry: transport.RetryOptions{AddIdempotencyKey: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
-				_, err := c.Post(ctx, "api/v1/api-keys", newKey, nil)
-				srv.mu.Lock()
-				defer srv.mu.Unlock()
-				for _, k := range srv.keys {
-					if k == "" || k != srv.keys[0] {
-						t.Errorf("Idempotency-Key per attempt: %q, want one key", srv.keys)
-						break
+			call: &fltCall{apiFault: fltFaults{100, storm}, family: "voltasis", cred: fltVoltasisAdmin, method: "POST", path: "api/v1/api-keys", body: newKey,
+				opts: apiauth.ClientOptions{Retry: transport.RetryOptions{AddIdempotencyKey: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}},
+				check: func(t *testing.T, srv *fltServer, _ any, _ error) {
+					srv.mu.Lock()
+					defer srv.mu.Unlock()
+					for _, k := range srv.keys {
+						if k == "" || k != srv.keys[0] {
+							t.Errorf("Idempotency-Key per attempt: %q, want one key", srv.keys)
+							break
+						}
 					}
-				}
-				return fltOutcome{err: err}
-			},
+				}},
 		},
 		{
 			name: "503 asking Retry-After: 3600, past MaxWait",
@@ -593,14 +634,7 @@ func fltBaseCases() []fltCase {
 				var e *apiauth.Error
 				return errors.As(err, &e) && e.RetryAfter == time.Hour
 			}}}, api: 1, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				fk, srv := fltFake(t, apiauthtest.Config{}, nil)
-				*s = srv
-				fk.FailRequests(100, apiauthtest.Fault{Status: 503, RetryAfter: time.Hour})
-				c := fltClient(t, audimodal(srv), fltKey(t, apiauthtest.AudiModalLiveKey), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "v1/files", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{apiFault: fltFaults{100, apiauthtest.Fault{Status: 503, RetryAfter: time.Hour}}, family: "audimodal", cred: fltAudiKey, path: "v1/files"},
 		},
 		{
 			name: "500 storm over 120 GETs",
@@ -623,179 +657,102 @@ func fltBaseCases() []fltCase {
 		{
 			name: "429 storm, POST without Idempotency-Key",
 			want: "ErrRateLimited (*RateLimitError) after 4 attempts: a 429 was not processed, so it is retried", match: []fltMatch{fltIs(apiauth.ErrRateLimited, "ErrRateLimited"), fltAs[*apiauth.RateLimitError]("*apiauth.RateLimitError")}, api: 4, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, fltJSON(429, `{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"API rate limit exceeded","retry_after":0}}`))
-				*s = srv
-				c := fltClient(t, srv.URL, fltKey(t, apiauthtest.AudiModalLiveKey), apiauth.ClientOptions{})
-				_, err := c.Post(ctx, "v1/auth/ip-allowlist", map[string]any{"allowed_ips": []string{"10.0.0.1"}}, nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: fltJSON(429, `{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"API rate limit exceeded","retry_after":0}}`),
+				cred: fltAudiKey, method: "POST", path: "v1/auth/ip-allowlist", body: map[string]any{"allowed_ips": []string{"10.0.0.1"}}},
 		},
 
 		// Endless bodies.
 		{
 			name: "endless 200 body, GET decoding JSON",
 			want: "*http.MaxBytesError at ClientOptions.MaxResponseBody; memory bounded", match: []fltMatch{fltAs[*http.MaxBytesError]("*http.MaxBytesError")}, api: 1, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, fltEndless(200))
-				*s = srv
-				c := fltClient(t, srv.URL, fltStatic(t, fltOpaque), apiauth.ClientOptions{MaxResponseBody: 1 << 20})
-				var v []int
-				_, err := c.Get(ctx, "v1/files", &v)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: fltEndless(200), cred: fltOpaqueToken, path: "v1/files",
+				opts: apiauth.ClientOptions{MaxResponseBody: 1 << 20}, decode: func() any { return &[]int{} }},
 		},
 		{
 			name: "endless 200 body, GET discarding the answer",
 			want: "success: 64 KiB drained, connection dropped", api: 1, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, fltEndless(200))
-				*s = srv
-				c := fltClient(t, srv.URL, fltStatic(t, fltOpaque), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "v1/files", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: fltEndless(200), cred: fltOpaqueToken, path: "v1/files"},
 		},
 		{
 			name: "endless 500 body",
 			want: "ErrServer (500) after 4 attempts; each error body read up to its cap", match: []fltMatch{fltIs(apiauth.ErrServer, "ErrServer"), fltStatus(500)}, api: 4, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, fltEndless(500))
-				*s = srv
-				c := fltClient(t, srv.URL, fltStatic(t, fltOpaque), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "v1/files", nil)
-				var e *apiauth.Error
-				if errors.As(err, &e) && len(e.Body) != apiauth.DefaultMaxErrorBody {
-					t.Errorf("error body kept %d bytes, want the %d-byte cap", len(e.Body), apiauth.DefaultMaxErrorBody)
-				}
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: fltEndless(500), cred: fltOpaqueToken, path: "v1/files",
+				check: func(t *testing.T, _ *fltServer, _ any, err error) {
+					var e *apiauth.Error
+					if errors.As(err, &e) && len(e.Body) != apiauth.DefaultMaxErrorBody {
+						t.Errorf("error body kept %d bytes, want the %d-byte cap", len(e.Body), apiauth.DefaultMaxErrorBody)
+					}
+				}},
 		},
 		{
 			name: "endless token endpoint answer",
 			want: "ErrTokenRefresh (answer larger than 64 KiB); the API is not called", match: []fltMatch{fltIs(apiauth.ErrTokenRefresh, "ErrTokenRefresh")}, api: 0, token: 1,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, fltEndless(200))
-				*s = srv
-				c := fltClient(t, srv.URL, fltArtosCache(t, srv.URL, apiauth.CacheOptions{}), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "api/v1/documents/", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: fltEndless(200), cred: fltArtos, path: "api/v1/documents/"},
 		},
 
 		// Invalid JSON and wrong Content-Type.
 		{
 			name: "truncated JSON in a 200, GET decoding JSON",
 			want: "io.ErrUnexpectedEOF (decoding response), not retried", match: []fltMatch{fltIs(io.ErrUnexpectedEOF, "io.ErrUnexpectedEOF")}, api: 1, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				fk, srv := fltFake(t, apiauthtest.Config{}, nil)
-				*s = srv
-				fk.FailRequests(1, apiauthtest.Fault{MalformedJSON: true})
-				c := fltClient(t, audimodal(srv), fltKey(t, apiauthtest.AudiModalLiveKey), apiauth.ClientOptions{})
-				var files []apiauthtest.AudiModalFile
-				_, err := c.Get(ctx, "v1/files", &files)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{apiFault: fltFaults{1, apiauthtest.Fault{MalformedJSON: true}}, family: "audimodal", cred: fltAudiKey, path: "v1/files",
+				decode: func() any { return &[]apiauthtest.AudiModalFile{} }},
 		},
 		{
 			name: "truncated JSON from the token endpoint",
 			want: "ErrTokenRefresh; the token fragment is not shown", match: []fltMatch{fltIs(apiauth.ErrTokenRefresh, "ErrTokenRefresh"), fltAs[*json.SyntaxError]("*json.SyntaxError")}, api: 0, token: 1,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				fk, srv := fltFake(t, apiauthtest.Config{}, nil)
-				*s = srv
-				fk.FailTokenRequests(1, apiauthtest.Fault{MalformedJSON: true})
-				c := fltClient(t, artos(srv), fltArtosCache(t, artos(srv), apiauth.CacheOptions{}), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "api/v1/documents/", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{tokenFault: fltFaults{1, apiauthtest.Fault{MalformedJSON: true}}, family: "artos", cred: fltArtos, path: "api/v1/documents/"},
 		},
 		{
 			name: "200 text/html to a GET decoding JSON",
 			want: "*json.SyntaxError (decoding response)", match: []fltMatch{fltAs[*json.SyntaxError]("*json.SyntaxError")}, api: 1, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-					w.Header().Set("Content-Type", "text/html")
-					io.WriteString(w, "<html><body>Sign in</body></html>")
-				}))
-				*s = srv
-				c := fltClient(t, srv.URL, fltStatic(t, fltOpaque), apiauth.ClientOptions{})
-				var v map[string]any
-				_, err := c.Get(ctx, "v1/files", &v)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				io.WriteString(w, "<html><body>Sign in</body></html>")
+			}), cred: fltOpaqueToken, path: "v1/files", decode: func() any { return &map[string]any{} }},
 		},
 		{
 			name: "200 text/plain holding valid JSON",
 			want: "success: the Content-Type is not enforced", api: 1, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-					w.Header().Set("Content-Type", "text/plain")
-					io.WriteString(w, `{"ok":true}`)
-				}))
-				*s = srv
-				c := fltClient(t, srv.URL, fltStatic(t, fltOpaque), apiauth.ClientOptions{})
-				var v struct{ OK bool }
-				_, err := c.Get(ctx, "v1/files", &v)
-				if err == nil && !v.OK {
-					t.Error("body not decoded")
-				}
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				io.WriteString(w, `{"ok":true}`)
+			}), cred: fltOpaqueToken, path: "v1/files", decode: func() any { return &struct{ OK bool }{} },
+				check: func(t *testing.T, _ *fltServer, out any, err error) {
+					if err == nil && !out.(*struct{ OK bool }).OK {
+						t.Error("body not decoded")
+					}
+				}},
 		},
 		{
 			name: "502 text/html from a proxy",
 			want: "ErrServer (502) after 4 attempts", match: []fltMatch{fltIs(apiauth.ErrServer, "ErrServer"), fltStatus(502)}, api: 4, token: 0,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-					w.Header().Set("Content-Type", "text/html")
-					w.WriteHeader(502)
-					io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
-				}))
-				*s = srv
-				c := fltClient(t, srv.URL, fltStatic(t, fltOpaque), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "v1/files", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(502)
+				io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+			}), cred: fltOpaqueToken, path: "v1/files"},
 		},
 		{
 			name: "token endpoint answers 200 text/html",
 			want: "ErrTokenRefresh (*json.SyntaxError); the API is not called", match: []fltMatch{fltIs(apiauth.ErrTokenRefresh, "ErrTokenRefresh"), fltAs[*json.SyntaxError]("*json.SyntaxError")}, api: 0, token: 1,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-					w.Header().Set("Content-Type", "text/html")
-					io.WriteString(w, "<html><body>Sign in</body></html>")
-				}))
-				*s = srv
-				c := fltClient(t, srv.URL, fltArtosCache(t, srv.URL, apiauth.CacheOptions{}), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "api/v1/documents/", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				io.WriteString(w, "<html><body>Sign in</body></html>")
+			}), cred: fltArtos, path: "api/v1/documents/"},
 		},
 
 		{
 			name: "token endpoint answers 503, cache backoff near zero",
 			want: "ErrTokenRefresh wrapping ErrServer, one token request: the retry layer does not retry another layer's error", match: []fltMatch{fltIs(apiauth.ErrTokenRefresh, "ErrTokenRefresh"), fltIs(apiauth.ErrServer, "ErrServer")}, api: 0, token: 1,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, fltJSON(503, `{"detail":"Service Unavailable"}`))
-				*s = srv
-				cache := fltArtosCache(t, srv.URL, apiauth.CacheOptions{MinBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond})
-				c := fltClient(t, srv.URL, cache, apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "api/v1/documents/", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: fltJSON(503, `{"detail":"Service Unavailable"}`), cred: fltArtos,
+				cache: apiauth.CacheOptions{MinBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond}, path: "api/v1/documents/"},
 		},
 
 		// Token endpoint oddities.
 		{
 			name: "token endpoint answers 200 with no token",
 			want: "ErrTokenRefresh (no access_token); the API is not called", match: []fltMatch{fltIs(apiauth.ErrTokenRefresh, "ErrTokenRefresh"), fltAs[*apiauth.RefreshError]("*apiauth.RefreshError")}, api: 0, token: 1,
-			run: func(t *testing.T, ctx context.Context, s **fltServer) fltOutcome {
-				srv := fltServe(t, fltJSON(200, `{"token":"`+fltOpaque+`"}`))
-				*s = srv
-				c := fltClient(t, srv.URL, fltArtosCache(t, srv.URL, apiauth.CacheOptions{}), apiauth.ClientOptions{})
-				_, err := c.Get(ctx, "api/v1/documents/", nil)
-				return fltOutcome{err: err}
-			},
+			call: &fltCall{handler: fltJSON(200, `{"token":"`+fltOpaque+`"}`), cred: fltArtos, path: "api/v1/documents/"},
 		},
 		{
 			name: "token endpoint answers 200 with a non-JWT token",
