@@ -19,6 +19,7 @@ import (
 
 	"github.com/apiauth/apiauth/internal/hostcheck"
 	"github.com/apiauth/apiauth/internal/sentsecret"
+	tenantctx "github.com/apiauth/apiauth/internal/tenant"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -442,8 +443,8 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 // WithTenant returns a copy of ctx carrying a per-request tenant or
 // organization override, sent in the client's TenantHeader. An empty tenant
-// clears any override further up the context. It is
-// [transport.WithTenant].
+// clears any override further up the context. It is the SDK's one
+// WithTenant: a stack built with transport.New reads it too.
 func WithTenant(ctx context.Context, tenant string) context.Context {
-	return transport.WithTenant(ctx, tenant)
+	return tenantctx.With(ctx, tenant)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/apiauth/apiauth/internal/drain"
 	"github.com/apiauth/apiauth/internal/errkind"
 	"github.com/apiauth/apiauth/internal/sentsecret"
+	tenantctx "github.com/apiauth/apiauth/internal/tenant"
 )
 
 // AuthOptions configures an [Auth] layer. It is a plain value: the zero
@@ -41,10 +42,10 @@ type AuthOptions struct {
 	// TenantHeader is the header that carries the tenant or organization
 	// override, such as "X-Tenant-ID" (where the credential also sets it,
 	// the override replaces the value the credential set). Empty means the API takes no override; then
-	// a request whose context carries one (see [WithTenant]) fails with an
+	// a request whose context carries one (see apiauth.WithTenant) fails with an
 	// error matching apiauth.ErrInvalidCredential rather than silently
 	// running in the default tenant; clear the override for such calls with
-	// WithTenant(ctx, "").
+	// apiauth.WithTenant(ctx, "").
 	TenantHeader string
 
 	// Tenant is the default tenant, sent when the request's context carries
@@ -282,7 +283,7 @@ func (a *Auth) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	ctx := req.Context()
 	tenant := c.tenant
-	if t, ok := TenantFromContext(ctx); ok && t != "" {
+	if t, ok := tenantctx.From(ctx); ok && t != "" {
 		tenant = t
 	}
 	if tenant != "" {

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/apiauth/apiauth/internal/errkind"
+	tenantctx "github.com/apiauth/apiauth/internal/tenant"
 	"github.com/apiauth/apiauth/internal/testrt"
 )
 
@@ -107,8 +108,8 @@ func TestAuthAttachesCredentialAndTenant(t *testing.T) {
 		wantTenant string
 	}{
 		{"layer default", context.Background(), "tenant_default"},
-		{"context override", WithTenant(context.Background(), "tenant_456"), "tenant_456"},
-		{"empty override means default", WithTenant(WithTenant(context.Background(), "x"), ""), "tenant_default"},
+		{"context override", tenantctx.With(context.Background(), "tenant_456"), "tenant_456"},
+		{"empty override means default", tenantctx.With(tenantctx.With(context.Background(), "x"), ""), "tenant_default"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,7 +146,7 @@ func TestAuthArtanisSlugOverride(t *testing.T) {
 		want string
 	}{
 		{context.Background(), "home-org"},
-		{WithTenant(context.Background(), "other-org"), "other-org"},
+		{tenantctx.With(context.Background(), "other-org"), "other-org"},
 	} {
 		resp, err := a.RoundTrip(authNewReq(t, tt.ctx, "GET", "https://app.artanis.ai/api/prompts?projectSlug=p", nil))
 		if err != nil {
@@ -170,7 +171,7 @@ func TestAuthInvalidTenant(t *testing.T) {
 			called := false
 			a := &Auth{Base: testrt.Func(func(*http.Request) (*http.Response, error) { called = true; return nil, errors.New("unreachable") }), AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: "https://api.voltasis.com", TenantHeader: "X-Organization-ID"}}
 			body := &authBody{Reader: strings.NewReader("{}")}
-			req := authNewReq(t, WithTenant(context.Background(), tenant), "POST", "https://api.voltasis.com/v1/x", body)
+			req := authNewReq(t, tenantctx.With(context.Background(), tenant), "POST", "https://api.voltasis.com/v1/x", body)
 			resp, err := a.RoundTrip(req)
 			if err == nil {
 				resp.Body.Close()
@@ -199,11 +200,11 @@ func TestAuthInvalidTenant(t *testing.T) {
 // error, not silently dropped, when the API has no tenant header.
 func TestAuthTenantWithoutHeader(t *testing.T) {
 	a := &Auth{Base: authOK(nil), AuthOptions: AuthOptions{Credential: CredentialFunc(func(_ context.Context, h http.Header) error { return authStatic(h) }), Origin: "https://artos.example"}}
-	_, err := a.RoundTrip(authNewReq(t, WithTenant(context.Background(), "org_1"), "GET", "https://artos.example/api", nil))
+	_, err := a.RoundTrip(authNewReq(t, tenantctx.With(context.Background(), "org_1"), "GET", "https://artos.example/api", nil))
 	if !errors.Is(err, errkind.InvalidCredential) {
 		t.Errorf("RoundTrip error = %v, want one matching errkind.InvalidCredential", err)
 	}
-	resp, err := a.RoundTrip(authNewReq(t, WithTenant(context.Background(), ""), "GET", "https://artos.example/api", nil))
+	resp, err := a.RoundTrip(authNewReq(t, tenantctx.With(context.Background(), ""), "GET", "https://artos.example/api", nil))
 	if err != nil {
 		t.Fatalf("with the override cleared: %v", err)
 	}
@@ -227,7 +228,7 @@ func TestAuthConcurrentTenants(t *testing.T) {
 	errs := make(chan error, 100)
 	for i := range 100 {
 		wg.Go(func() {
-			ctx := WithTenant(context.Background(), fmt.Sprintf("tenant-%d", i))
+			ctx := tenantctx.With(context.Background(), fmt.Sprintf("tenant-%d", i))
 			req := authNewReq(t, ctx, "GET", fmt.Sprintf("%s/v1/health?i=%d", srv.URL, i), nil)
 			resp, err := client.Do(req)
 			if err != nil {
@@ -450,7 +451,7 @@ func TestAuthCallerRequestUnchanged(t *testing.T) {
 
 	payload := []byte(`{"name":"kept"}`)
 	kept := bytes.Clone(payload)
-	req := authNewReq(t, WithTenant(context.Background(), "tenant_9"), "PUT", api.srv.URL+"/v1/things/1?x=1", bytes.NewReader(payload))
+	req := authNewReq(t, tenantctx.With(context.Background(), "tenant_9"), "PUT", api.srv.URL+"/v1/things/1?x=1", bytes.NewReader(payload))
 	req.Header.Set("X-Request-Id", "req-1")
 	req.Header["X-Multi"] = append(make([]string, 0, 4), "from-caller") // spare capacity
 	wantHeader := req.Header.Clone()
@@ -733,7 +734,7 @@ func TestAuthLogsNoSecret(t *testing.T) {
 // authBench returns a fake base answering a canned response, a request, and
 // an Auth in front of the base with a static bearer credential and a tenant.
 func authBench(tb testing.TB) (http.RoundTripper, *Auth, *http.Request) {
-	req := authNewReq(tb, WithTenant(context.Background(), "tenant_456"), "GET", "https://api.audimodal.ai/v1/files?page=2", nil)
+	req := authNewReq(tb, tenantctx.With(context.Background(), "tenant_456"), "GET", "https://api.audimodal.ai/v1/files?page=2", nil)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "apiauth-bench")
 	canned := &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: req}

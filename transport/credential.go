@@ -59,20 +59,3 @@ type CredentialFunc func(ctx context.Context, h http.Header) error
 func (f CredentialFunc) Apply(ctx context.Context, h http.Header) (any, error) {
 	return nil, f(ctx, h)
 }
-
-type tenantKey struct{}
-
-// WithTenant returns a copy of ctx that asks [Auth] to send tenant as the
-// per-request tenant or organization override (the header, such as
-// X-Tenant-ID, is set on the Auth layer). An empty tenant removes any override set further up the
-// context chain, so the layer's default applies.
-func WithTenant(ctx context.Context, tenant string) context.Context {
-	return context.WithValue(ctx, tenantKey{}, tenant)
-}
-
-// TenantFromContext returns the tenant override set by [WithTenant], and
-// whether one was set.
-func TenantFromContext(ctx context.Context) (string, bool) {
-	t, ok := ctx.Value(tenantKey{}).(string)
-	return t, ok
-}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	tenantctx "github.com/apiauth/apiauth/internal/tenant"
 	"github.com/apiauth/apiauth/internal/testrt"
 )
 
@@ -269,7 +270,7 @@ func hsCheckStrip(t *testing.T, cfg hsConfig, orig http.Header) {
 }
 
 func hsCheckAttach(t *testing.T, cfg hsConfig, orig http.Header, override string) {
-	req := authNewReq(t, WithTenant(context.Background(), override), http.MethodGet, "https://a.test/v1/files", nil)
+	req := authNewReq(t, tenantctx.With(context.Background(), override), http.MethodGet, "https://a.test/v1/files", nil)
 	got, err := hsRun(t, cfg, orig, req)
 	if override != "" && !hsValidTenant(override) {
 		if err == nil || got != nil {
