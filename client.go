@@ -310,7 +310,7 @@ type Response struct {
 	RequestID string
 	// RateLimit is the rate-limit snapshot the response's headers carry;
 	// its Present field is false when they carry none.
-	RateLimit RateLimit
+	RateLimit transport.RateLimit
 }
 
 // Do sends req through the client's stack. A 2xx answer's JSON body is
@@ -340,7 +340,7 @@ func (c *Client) do(req *http.Request, out any) (*Response, error) {
 	}
 	defer resp.Body.Close()
 	r := &Response{Response: resp, RequestID: requestID(resp.Header)}
-	r.RateLimit, _ = RateLimitFromResponse(resp)
+	r.RateLimit, _ = transport.RateLimitFromResponse(resp)
 	var secrets []string
 	if resp.StatusCode >= 400 {
 		secrets = sent.Secrets() // copied only when an error is built

@@ -4,21 +4,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
 
 	"github.com/apiauth/apiauth/transport"
 )
-
-// RateLimit is a snapshot of a server's rate limit, parsed from a response's
-// X-RateLimit-*, IETF RateLimit / RateLimit-Policy or RateLimit-* headers.
-// It is [transport.RateLimit]; see there for its fields.
-type RateLimit = transport.RateLimit
-
-// RateLimitFromResponse parses the rate-limit headers of resp, reporting
-// false when it carries none. It is [transport.RateLimitFromResponse].
-func RateLimitFromResponse(resp *http.Response) (RateLimit, bool) {
-	return transport.RateLimitFromResponse(resp)
-}
 
 // identifier is implemented by credentials that can name themselves
 // without revealing a secret.

@@ -7,8 +7,8 @@ import (
 )
 
 // RateLimit is a snapshot of a server's rate-limit state, read from the
-// headers of one response by [ParseRateLimit]. The root package exports it as
-// apiauth.RateLimit.
+// headers of one response by [ParseRateLimit]; apiauth.Response carries the
+// one of each answer.
 //
 // The zero value means "no rate-limit information" (Present is false). Within
 // a present snapshot, a count the server did not send is -1 and a time or

@@ -244,7 +244,7 @@ type observation struct {
 	date           string
 	status         int
 	requestID      string
-	rl             apiauth.RateLimit
+	rl             transport.RateLimit
 	seen           bool
 }
 
@@ -269,7 +269,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 			break
 		}
 	}
-	o.rl, _ = apiauth.RateLimitFromResponse(resp)
+	o.rl, _ = transport.RateLimitFromResponse(resp)
 	r.mu.Lock()
 	r.last = o
 	r.mu.Unlock()
