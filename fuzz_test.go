@@ -52,10 +52,17 @@ func FuzzLoginResponse(f *testing.F) {
 		now := time.Now()
 		tok, err := r.token("/v1/auth/login", now)
 		if err != nil {
-			if r.AccessToken != "" {
-				t.Fatalf("token with access_token refused: %v", err)
+			// Refused only when there is no usable token: none, or one
+			// (or a token_type) that is no valid header value.
+			_, okAccess := checkSecret(r.AccessToken)
+			_, okType := checkSecret(r.TokenType)
+			if r.AccessToken != "" && okAccess && (r.TokenType == "" || okType) {
+				t.Fatalf("a valid token refused: %v", err)
 			}
 			return
+		}
+		if _, ok := checkSecret(tok.AccessToken); !ok {
+			t.Fatalf("token %q accepted, but it is no valid header value", tok.AccessToken)
 		}
 		if tok.AccessToken == "" {
 			t.Fatal("empty access token accepted")
