@@ -30,11 +30,16 @@ const (
 	// sending at once: more than a timer wake-up runs late, and far less
 	// than any window a limiter counts over.
 	paceCatchUp = 2 * time.Millisecond
+	// paceRefillsContinuous is how many answers in a row must show budget
+	// regained within a window before the budget is taken to refill
+	// continuously (the sliding model), whatever the reset says.
+	paceRefillsContinuous = 3
 )
 
 // paceTicket records one admitted request.
 type paceTicket struct {
 	sent time.Time
+	seq  uint64 // the request's place in the key's dispatch order, from 1
 }
 
 // paceEntry is the rate-limit state of one host + identity. All fields but
@@ -64,9 +69,13 @@ type paceEntry struct {
 	observed  time.Time // when remaining was read
 	basis     time.Time // when the request that remaining counts was sent
 	window    time.Duration
-	policyWin bool // window came from RateLimit-Policy, not from learning
-	sliding   bool // the server carries usage over between windows
-	strikes   int  // 429 answers in a row
+	policyWin bool      // window came from RateLimit-Policy, not from learning
+	sliding   bool      // the server carries usage over between windows
+	strikes   int       // 429 answers in a row
+	winStart  time.Time // latest time the current window can have opened (an answer showed it open)
+	basisSeq  uint64    // seq of the request that remaining counts
+	seq       uint64    // requests dispatched so far
+	refills   int       // answers in a row that showed budget regained within a window
 	inflight  int
 	lastSent  time.Time
 	next      time.Time // earliest time of the next request (pacing)
@@ -230,7 +239,8 @@ func (e *paceEntry) dispatch(now time.Time, c *paceConfig) paceTicket {
 		from = e.next
 	}
 	e.next = from.Add(interval)
-	return paceTicket{sent: now}
+	e.seq++
+	return paceTicket{sent: now, seq: e.seq}
 }
 
 // gap is the interval between a request sent at now and the next one: the
@@ -297,7 +307,7 @@ func (e *paceEntry) complete(now time.Time, tk paceTicket, status int, rl RateLi
 	}
 	switch {
 	case rl.Present && rl.Remaining >= 0:
-		e.apply(now, tk.sent, status, rl, format)
+		e.apply(now, tk, status, rl, format)
 	case status == http.StatusTooManyRequests:
 		// A refusal without a count: nothing is left until the reset, if
 		// one is given, else for a moment.
@@ -325,7 +335,8 @@ func (e *paceEntry) complete(now time.Time, tk paceTicket, status int, rl RateLi
 
 // apply takes in a snapshot with a remaining count, from a request sent at
 // sent and answered at now.
-func (e *paceEntry) apply(now, sent time.Time, status int, rl RateLimit, format ResetFormat) {
+func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit, format ResetFormat) {
+	sent := tk.sent
 	roll := false
 	tol := paceRollTolerance
 	if format == ResetDelta {
@@ -376,15 +387,71 @@ func (e *paceEntry) apply(now, sent time.Time, status int, rl RateLimit, format 
 		r = 0
 		e.strikes++
 	}
+	// Closed loop: what the server did between the last snapshot and this
+	// one. The requests dispatched after the one the last snapshot counted,
+	// up to this one, reached the server in between; whatever of them the
+	// count does not show was regained.
+	fresh := e.limited && !sent.Before(e.observed) && tk.seq > e.basisSeq
+	regained := int64(0)
+	if fresh {
+		regained = r - e.remaining + int64(tk.seq-e.basisSeq)
+	}
+	switch {
+	case !e.limited || roll:
+		e.winStart = now
+	case fresh && r > e.remaining && status != http.StatusTooManyRequests:
+		// More is left than before: the budget came back since, so a
+		// window (if any) opened at or before now.
+		e.winStart = now
+	}
+	switch {
+	case roll || !fresh || status == http.StatusTooManyRequests:
+	case regained > 0 && regained <= int64(tk.seq-e.basisSeq):
+		// Regained some of what was spent (a new fixed window gives back
+		// far more), again and again: the budget refills continuously (a
+		// token bucket, a sliding log), whatever the reset says.
+		e.refills++
+		if e.refills >= paceRefillsContinuous && e.limit > 0 {
+			e.sliding = true
+			if e.window <= 0 {
+				e.window = paceMinWindow
+			}
+		}
+	default:
+		e.refills = 0
+	}
 	e.limited = true
 	e.remaining = r
 	e.observed = now
 	e.basis = sent
+	e.basisSeq = tk.seq
 	// The raw reset spots new windows (a reset stuck in the year 9999 does
 	// not move); the one waited for is capped.
 	e.resetRaw = rl.Reset
 	e.reset = paceCapReset(rl.Reset, now)
-	if !e.anchor.IsZero() && e.window > 0 && !e.reset.IsZero() {
+	coarse := format == ResetEpochSeconds || format == ResetDelta
+	if coarse && !e.reset.IsZero() && !e.winStart.IsZero() {
+		// A reset in whole seconds lies by up to a second either way
+		// (truncated or rounded up; "seconds until" also counts from the
+		// server's second). The window that opened at or before winStart
+		// ends at or before winStart + window: when that lies within the
+		// rounding of the reset given and the rounding evidently went that
+		// way, it is the better estimate.
+		w := e.window
+		if w <= 0 {
+			w = paceMinWindow
+		}
+		k := now.Sub(e.winStart)/w + 1
+		edge := e.winStart.Add(k * w)
+		switch d := edge.Sub(e.reset); {
+		case d < 0 && d > -time.Second:
+			// Rounded up, or "seconds until" that never counts down.
+			e.reset = edge
+		case d > 0 && d < time.Second && !e.reset.After(now):
+			// Truncated: the reset given has passed, the window has not.
+			e.reset = edge
+		}
+	} else if !e.anchor.IsZero() && e.window > 0 && !e.reset.IsZero() {
 		// A reset given in whole seconds until it lies up to a second
 		// late; the window edge seen at the last new window, moved on by
 		// whole windows, is closer (and never early).
@@ -394,8 +461,25 @@ func (e *paceEntry) apply(now, sent time.Time, status int, rl RateLimit, format 
 		}
 	}
 	if r <= 0 && !e.reset.After(now) {
-		e.reset = now.Add(paceEmptyPause)
+		pause := paceEmptyPause
+		if coarse && e.limit > 0 {
+			// A reset already past by whole-second rounding: the budget
+			// evidently comes back about now. Probe one steady interval on,
+			// doubling per refusal, rather than stall a whole second.
+			pause = min(e.steadyGap()<<min(e.strikes, 10), paceEmptyPause)
+		}
+		e.reset = now.Add(pause)
 	}
+}
+
+// steadyGap is the interval between requests at Limit per Window (per
+// paceMinWindow while the window is unknown), with no utilization margin.
+func (e *paceEntry) steadyGap() time.Duration {
+	w := e.window
+	if w <= 0 {
+		w = paceMinWindow
+	}
+	return w / time.Duration(max(e.limit, 1))
 }
 
 // learnWindow updates the window length when the reset moved forward by adv
