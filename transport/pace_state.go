@@ -33,7 +33,7 @@ const (
 	// paceRefillsContinuous is how many answers in a row must show budget
 	// regained within a window before the budget is taken to refill
 	// continuously (the sliding model), whatever the reset says.
-	paceRefillsContinuous = 3
+	paceRefillsContinuous = 2
 )
 
 // paceTicket records one admitted request.
@@ -406,10 +406,11 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 	}
 	switch {
 	case roll || !fresh || status == http.StatusTooManyRequests:
-	case regained > 0 && regained <= int64(tk.seq-e.basisSeq):
-		// Regained some of what was spent (a new fixed window gives back
-		// far more), again and again: the budget refills continuously (a
-		// token bucket, a sliding log), whatever the reset says.
+	case regained > 0 && (regained <= int64(tk.seq-e.basisSeq) || 2*r < e.limit):
+		// Regained about what was spent, or a little (a new fixed window
+		// gives back about the whole limit), again and again: the budget
+		// refills continuously (a token bucket, a sliding log), whatever
+		// the reset says.
 		e.refills++
 		if e.refills >= paceRefillsContinuous && e.limit > 0 {
 			e.sliding = true
@@ -462,7 +463,19 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 	}
 	if r <= 0 && !e.reset.After(now) {
 		pause := paceEmptyPause
-		if coarse && e.limit > 0 {
+		switch {
+		case e.limit <= 0:
+		case rl.Reset.IsZero() && e.strikes == 0 && !e.winStart.IsZero():
+			// No reset (or none that parses): the window that opened at or
+			// before winStart ends by winStart + window, a second while the
+			// window is unknown. Probe then rather than a second from now.
+			w := e.window
+			if w <= 0 {
+				w = paceMinWindow
+			}
+			k := now.Sub(e.winStart)/w + 1
+			pause = min(max(e.winStart.Add(k*w).Sub(now), e.steadyGap()), paceEmptyPause)
+		case coarse || rl.Reset.IsZero():
 			// A reset already past by whole-second rounding: the budget
 			// evidently comes back about now. Probe one steady interval on,
 			// doubling per refusal, rather than stall a whole second.
