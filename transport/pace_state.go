@@ -76,6 +76,7 @@ type paceEntry struct {
 	basisSeq  uint64    // seq of the request that remaining counts
 	seq       uint64    // requests dispatched so far
 	refills   int       // answers in a row that showed budget regained within a window
+	remodel   bool      // an answer changed the model: the planned gap is stale
 	inflight  int
 	lastSent  time.Time
 	next      time.Time // earliest time of the next request (pacing)
@@ -180,9 +181,13 @@ func (e *paceEntry) probeAt(c *paceConfig) time.Time {
 // clampNext brings the next steady slot forward when an answer shows that
 // the gap planned at the last dispatch, longer than PaceProbeInterval, was
 // built on a window or limit the answer no longer supports (a nonsense
-// RateLimit-Policy window followed by a sane one).
+// RateLimit-Policy window followed by a sane one), or when the answer
+// changed the model (the budget turned out to refill continuously, so what
+// was left need not be spread until the reset).
 func (e *paceEntry) clampNext(now time.Time, c *paceConfig) {
-	if e.lastSent.IsZero() || e.next.Sub(e.lastSent) <= PaceProbeInterval {
+	remodel := e.remodel
+	e.remodel = false
+	if e.lastSent.IsZero() || (!remodel && e.next.Sub(e.lastSent) <= PaceProbeInterval) {
 		return
 	}
 	if bound := e.lastSent.Add(e.gap(e.lastSent, c)); bound.Before(e.next) {
@@ -413,6 +418,7 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 		// the reset says.
 		e.refills++
 		if e.refills >= paceRefillsContinuous && e.limit > 0 {
+			e.remodel = e.remodel || !e.sliding
 			e.sliding = true
 			if e.window <= 0 {
 				e.window = paceMinWindow
