@@ -34,12 +34,18 @@ const (
 	// regained within a window before the budget is taken to refill
 	// continuously (the sliding model), whatever the reset says.
 	paceRefillsContinuous = 2
+	// paceMaxRateGain bounds the learned refill rate, as a multiple of
+	// Limit per Window.
+	paceMaxRateGain = 64
 )
 
 // paceTicket records one admitted request.
 type paceTicket struct {
 	sent time.Time
 	seq  uint64 // the request's place in the key's dispatch order, from 1
+	// atCap: it went at most 1.5 planned intervals after the one before,
+	// so the planned rate, not the caller, set the pace.
+	atCap bool
 }
 
 // paceEntry is the rate-limit state of one host + identity. All fields but
@@ -77,6 +83,9 @@ type paceEntry struct {
 	seq       uint64    // requests dispatched so far
 	refills   int       // answers in a row that showed budget regained within a window
 	remodel   bool      // an answer changed the model: the planned gap is stale
+	rate      float64   // learned refill rate of a sliding budget, per second; 0: Limit per Window
+	peak      int64     // the most ever left after a request: a full budget
+	probed    bool      // the learned rate overshot once: probe gently from now on
 	inflight  int
 	lastSent  time.Time
 	next      time.Time // earliest time of the next request (pacing)
@@ -122,7 +131,7 @@ func (e *paceEntry) decide(now time.Time, c *paceConfig) (time.Duration, *RateLi
 		// interval, doubling, up to a window or the reset; one request at
 		// a time.
 		at = paceLater(at, e.awaitAnswer(now, c))
-		backoff := e.window / time.Duration(e.limit)
+		backoff := time.Duration(float64(time.Second) / e.refillRate())
 		for i := 1; i < e.strikes && backoff < e.window; i++ {
 			backoff *= 2
 		}
@@ -230,6 +239,7 @@ func (e *paceEntry) awaitAnswer(now time.Time, c *paceConfig) time.Time {
 // dispatch books a request going out at now and schedules the next one.
 func (e *paceEntry) dispatch(now time.Time, c *paceConfig) paceTicket {
 	interval := e.gap(now, c)
+	atCap := !e.lastSent.IsZero() && interval > 0 && now.Sub(e.lastSent) <= interval*3/2
 	e.inflight++
 	e.lastSent = now
 	// Count the next gap from when this request was due, not from when its
@@ -245,7 +255,7 @@ func (e *paceEntry) dispatch(now time.Time, c *paceConfig) paceTicket {
 	}
 	e.next = from.Add(interval)
 	e.seq++
-	return paceTicket{sent: now, seq: e.seq}
+	return paceTicket{sent: now, seq: e.seq, atCap: atCap}
 }
 
 // gap is the interval between a request sent at now and the next one: the
@@ -279,11 +289,57 @@ func (e *paceEntry) steadyInterval(c *paceConfig) time.Duration {
 	if e.limit <= 0 {
 		return 0
 	}
+	if e.isSliding() && e.rate > 0 {
+		return time.Duration(float64(time.Second) / (c.util * e.refillRate()))
+	}
 	w := e.window
 	if w <= 0 {
 		w = paceMinWindow
 	}
 	return time.Duration(float64(w) / (c.util * float64(e.limit)))
+}
+
+// refillRate is the rate, per second, at which a sliding budget comes back:
+// Limit per Window, or more if the closed loop learned that it refills
+// faster (a GCRA server whose Limit is its burst).
+func (e *paceEntry) refillRate() float64 {
+	return max(e.rate, float64(e.limit)/e.window.Seconds())
+}
+
+// learnRate is the closed loop of the sliding model: from a fresh answer
+// that shows r left, it raises the learned refill rate while the budget
+// stays full although requests go at the planned rate (doubling until the
+// budget first drains, then by 2% an answer), and lowers it when the budget
+// drains (halving the first time, then by 5% for each further drop) or on
+// a refusal (by 30%). It never goes below Limit per Window; a window from
+// RateLimit-Policy is taken at its word, so nothing is learned then.
+func (e *paceEntry) learnRate(r int64, status int, atCap bool) {
+	if !e.isSliding() || e.policyWin {
+		return
+	}
+	base := float64(e.limit) / e.window.Seconds()
+	rate := max(e.rate, base)
+	switch {
+	case status == http.StatusTooManyRequests:
+		e.probed = true
+		rate *= 0.7
+	case r >= e.peak && atCap:
+		if e.probed {
+			rate *= 1.02
+		} else {
+			rate *= 2
+		}
+	case r < e.peak && !e.probed:
+		e.probed = true
+		rate /= 2
+	case r < e.peak && r < e.remaining:
+		rate *= 0.95
+	}
+	rate = min(max(rate, base), paceMaxRateGain*base)
+	if rate > max(e.rate, base) {
+		e.remodel = true // the gap planned at the last dispatch is too long
+	}
+	e.rate = rate
 }
 
 func (e *paceEntry) isSliding() bool {
@@ -295,7 +351,7 @@ func (e *paceEntry) isSliding() bool {
 func (e *paceEntry) slidingAvail(now time.Time) float64 {
 	// The refill runs from when the counted request reached the server to
 	// when this one will: with symmetric latency, from its sending to now.
-	refill := float64(now.Sub(e.basis)) * float64(e.limit) / float64(e.window)
+	refill := now.Sub(e.basis).Seconds() * e.refillRate()
 	r := math.Min(float64(e.limit), float64(e.remaining)+refill)
 	return r - float64(e.inflight)
 }
@@ -411,8 +467,9 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 	}
 	switch {
 	case roll || !fresh || status == http.StatusTooManyRequests:
-	case regained > 0 && (regained <= int64(tk.seq-e.basisSeq) || 2*r < e.limit):
-		// Regained about what was spent, or a little (a new fixed window
+	case regained > 0 && (regained <= int64(tk.seq-e.basisSeq)+1 || 2*r < e.limit):
+		// Regained about what was spent (one more: a count rounded down),
+		// or a little (a new fixed window
 		// gives back about the whole limit), again and again: the budget
 		// refills continuously (a token bucket, a sliding log), whatever
 		// the reset says.
@@ -427,6 +484,10 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 	default:
 		e.refills = 0
 	}
+	if fresh {
+		e.learnRate(r, status, tk.atCap)
+	}
+	e.peak = max(e.peak, r)
 	e.limited = true
 	e.remaining = r
 	e.observed = now
