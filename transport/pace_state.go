@@ -85,7 +85,12 @@ type paceEntry struct {
 	remodel   bool      // an answer changed the model: the planned gap is stale
 	rate      float64   // learned refill rate of a sliding budget, per second; 0: Limit per Window
 	peak      int64     // the most ever left after a request: a full budget
-	probed    bool      // the learned rate overshot once: probe gently from now on
+	rateLo    float64   // a learned rate at which the budget stayed full; 0 if none
+	rateHi    float64   // a learned rate at which it drained; 0 if none
+	winGuess  bool      // window was guessed from the refill seen, not given or learned from resets
+	firstAt   time.Time // when the request of the first answer was sent
+	firstSeq  uint64    // its seq
+	firstR    int64     // and what it left
 	inflight  int
 	lastSent  time.Time
 	next      time.Time // earliest time of the next request (pacing)
@@ -303,39 +308,57 @@ func (e *paceEntry) steadyInterval(c *paceConfig) time.Duration {
 // Limit per Window, or more if the closed loop learned that it refills
 // faster (a GCRA server whose Limit is its burst).
 func (e *paceEntry) refillRate() float64 {
+	if e.winGuess && e.rate > 0 {
+		return e.rate
+	}
 	return max(e.rate, float64(e.limit)/e.window.Seconds())
 }
 
 // learnRate is the closed loop of the sliding model: from a fresh answer
 // that shows r left, it raises the learned refill rate while the budget
-// stays full although requests go at the planned rate (doubling until the
-// budget first drains, then by 2% an answer), and lowers it when the budget
-// drains (halving the first time, then by 5% for each further drop) or on
-// a refusal (by 30%). It never goes below Limit per Window; a window from
+// stays full although requests go at the planned rate, and lowers it when
+// the budget drains: doubling until it first drains, then bisecting between
+// the highest rate that kept it full and the lowest that drained it, and
+// creeping up by 2% an answer once those meet; a refusal cuts it by 30%. It never goes below Limit per Window (when the
+// window is known rather than guessed from the refill); a window from
 // RateLimit-Policy is taken at its word, so nothing is learned then.
 func (e *paceEntry) learnRate(r int64, status int, atCap bool) {
 	if !e.isSliding() || e.policyWin {
 		return
 	}
 	base := float64(e.limit) / e.window.Seconds()
+	ceiling := paceMaxRateGain * base
+	if e.winGuess {
+		// The window is a guess: no floor but the slowest rate Pace
+		// believes (Limit per PaceMaxReset).
+		base = float64(e.limit) / PaceMaxReset.Seconds()
+	}
 	rate := max(e.rate, base)
 	switch {
 	case status == http.StatusTooManyRequests:
-		e.probed = true
+		e.rateHi, e.rateLo = rate, min(e.rateLo, rate*0.7)
 		rate *= 0.7
 	case r >= e.peak && atCap:
-		if e.probed {
-			rate *= 1.02
-		} else {
+		// Still full at the planned rate: it refills at least this fast.
+		e.rateLo = rate
+		switch {
+		case e.rateHi == 0:
 			rate *= 2
+		case e.rateHi > e.rateLo*1.02:
+			rate = (e.rateLo + e.rateHi) / 2
+		default:
+			rate *= 1.02
+			e.rateHi = max(e.rateHi, rate)
 		}
-	case r < e.peak && !e.probed:
-		e.probed = true
-		rate /= 2
-	case r < e.peak && r < e.remaining:
-		rate *= 0.95
+	case r < e.remaining || (r < e.peak && e.rateHi == 0):
+		// Draining: it refills slower than this.
+		e.rateHi = rate
+		if e.rateLo >= rate {
+			e.rateLo = rate * 0.7
+		}
+		rate = (max(e.rateLo, rate/2) + rate) / 2
 	}
-	rate = min(max(rate, base), paceMaxRateGain*base)
+	rate = min(max(rate, base), ceiling)
 	if rate > max(e.rate, base) {
 		e.remodel = true // the gap planned at the last dispatch is too long
 	}
@@ -457,6 +480,9 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 	if fresh {
 		regained = r - e.remaining + int64(tk.seq-e.basisSeq)
 	}
+	if !e.limited {
+		e.firstAt, e.firstSeq, e.firstR = sent, tk.seq, r
+	}
 	switch {
 	case !e.limited || roll:
 		e.winStart = now
@@ -478,7 +504,18 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 			e.remodel = e.remodel || !e.sliding
 			e.sliding = true
 			if e.window <= 0 {
-				e.window = paceMinWindow
+				// No window to go on: start from the rate the budget came
+				// back at since the first answer (a lower bound while it
+				// stayed full), and let the loop learn the rest.
+				est := 0.0
+				if span := sent.Sub(e.firstAt).Seconds(); span > 0 {
+					est = float64(r-e.firstR+int64(tk.seq-e.firstSeq)) / span
+				}
+				if est <= 0 {
+					est = float64(e.limit) / paceMinWindow.Seconds()
+				}
+				e.rate, e.winGuess = est, true
+				e.window = min(max(time.Duration(float64(e.limit)/est*float64(time.Second)), time.Millisecond), PaceMaxReset)
 			}
 		}
 	default:
