@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -117,7 +118,8 @@ func (g *rlGCRAServer) burst() int    { return g.maxBurst + 1 }
 
 // rlBucketServer is a continuous token bucket (x/time/rate) answering with
 // the IETF draft's fields: q per w, r whole tokens, t seconds until full,
-// rounded up (so never 0 after a request).
+// rounded up (so never 0 after a request). With no window it answers as
+// tollbooth does instead: its capacity as the limit and a reset of 1.
 type rlBucketServer struct {
 	perSec   float64
 	capacity float64
@@ -137,6 +139,13 @@ func (b *rlBucketServer) serve(now time.Time, w http.ResponseWriter) bool {
 	if ok {
 		b.tokens--
 	}
+	if b.window == 0 {
+		// tollbooth: the burst as the limit, a constant reset, no window.
+		w.Header().Set("RateLimit-Limit", strconv.Itoa(int(b.capacity)))
+		w.Header().Set("RateLimit-Remaining", strconv.Itoa(int(b.tokens)))
+		w.Header().Set("RateLimit-Reset", "1")
+		return ok
+	}
 	q := int(b.perSec * b.window.Seconds())
 	w.Header().Set("RateLimit-Policy", fmt.Sprintf(`"bucket";q=%d;w=%d`, q, int(b.window.Seconds())))
 	t := math.Ceil((b.capacity - b.tokens) / b.perSec)
@@ -150,15 +159,22 @@ func (b *rlBucketServer) burst() int    { return int(b.capacity) }
 // against srv, with rtt per round trip, starting phase past a whole second,
 // and returns limited/op, goodput/limit and the longest silence between two
 // successes.
-func rlDialectRun(t *testing.T, srv rlDialect, d, rtt, phase time.Duration) (limited, goodput float64, silence time.Duration) {
+func rlDialectRun(t *testing.T, srv rlDialect, d, rtt, jitter, phase time.Duration) (limited, goodput float64, silence time.Duration) {
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + phase)))
 	start := time.Now()
 	end := start.Add(d)
 	var mu sync.Mutex
 	var ok, refused int
 	var last time.Time
+	rng := rand.New(rand.NewPCG(1, 2))
 	p := &Pace{Base: rtFunc(func(req *http.Request) (*http.Response, error) {
-		time.Sleep(rtt / 2)
+		mu.Lock()
+		delay := rtt
+		if jitter > 0 {
+			delay += time.Duration(rng.Int64N(int64(jitter)))
+		}
+		mu.Unlock()
+		time.Sleep(delay / 2)
 		rec := rlNewMemResponse(req)
 		mu.Lock()
 		now := time.Now()
@@ -178,7 +194,7 @@ func rlDialectRun(t *testing.T, srv rlDialect, d, rtt, phase time.Duration) (lim
 			}
 		}
 		mu.Unlock()
-		time.Sleep(rtt / 2)
+		time.Sleep(delay / 2)
 		return rec.response(), nil
 	})}
 	ctx, cancel := context.WithDeadline(t.Context(), end)
@@ -214,54 +230,61 @@ func rlDialectRun(t *testing.T, srv rlDialect, d, rtt, phase time.Duration) (lim
 
 func TestPaceDialects(t *testing.T) {
 	for _, tt := range []struct {
-		name  string
-		srv   func() rlDialect
-		d     time.Duration
-		phase time.Duration
+		name   string
+		srv    func() rlDialect
+		d      time.Duration
+		phase  time.Duration
+		jitter time.Duration
 	}{
 		// (a) A first-hit window whose reset is sent in whole Unix
 		// seconds, truncated: it arrives up to a second early, often past.
 		{"a/truncated-epoch/20-per-s", func() rlDialect {
 			return &rlFirstHit{limit: 20, window: time.Second, header: rlHeaderEpoch(false)}
-		}, 10 * time.Second, 370 * time.Millisecond},
+		}, 10 * time.Second, 370 * time.Millisecond, 0},
 		{"a/truncated-epoch/1000-per-min", func() rlDialect {
 			return &rlFirstHit{limit: 1000, window: time.Minute, header: rlHeaderEpoch(false)}
-		}, 10 * time.Minute, 370 * time.Millisecond},
+		}, 10 * time.Minute, 370 * time.Millisecond, 0},
 		// (b) throttled's GCRA: the limit header is the burst (5), the true
 		// rate is in no header.
 		{"b/gcra/20-per-s", func() rlDialect {
 			return &rlGCRAServer{perSec: 20, maxBurst: 4}
-		}, 10 * time.Second, 370 * time.Millisecond},
+		}, 10 * time.Second, 370 * time.Millisecond, 0},
 		{"b/gcra/1000-per-min", func() rlDialect {
 			return &rlGCRAServer{perSec: 1000.0 / 60, maxBurst: 9}
-		}, 10 * time.Minute, 370 * time.Millisecond},
+		}, 10 * time.Minute, 370 * time.Millisecond, 0},
 		// (c) a reset that never counts down: express draft-8's t=1 on a 1 s
 		// window, and a token bucket whose t (until full) is always 1.
 		{"c/draft8-constant-t/20-per-s", func() rlDialect {
 			return &rlFirstHit{limit: 20, window: time.Second, header: rlHeaderDraft8(time.Second)}
-		}, 10 * time.Second, 370 * time.Millisecond},
+		}, 10 * time.Second, 370 * time.Millisecond, 0},
 		{"c/bucket-constant-t/1000-per-min", func() rlDialect {
 			return &rlBucketServer{perSec: 1000.0 / 60, capacity: 10, window: time.Minute}
-		}, 10 * time.Minute, 370 * time.Millisecond},
+		}, 10 * time.Minute, 370 * time.Millisecond, 0},
+		// tollbooth: a token bucket whose limit header is its capacity and
+		// whose reset is always 1; a jittery round trip makes the count
+		// wobble by one, which must not read as draining.
+		{"c/tollbooth-constant-reset/jitter", func() rlDialect {
+			return &rlBucketServer{perSec: 20, capacity: 20}
+		}, 10 * time.Second, 370 * time.Millisecond, 40 * time.Millisecond},
 		// (d) express legacyHeaders: the reset rounded up to the next Unix
 		// second, up to a second late.
 		{"d/rounded-up-epoch/20-per-s", func() rlDialect {
 			return &rlFirstHit{limit: 20, window: time.Second, header: rlHeaderEpoch(true)}
-		}, 10 * time.Second, 30 * time.Millisecond},
+		}, 10 * time.Second, 30 * time.Millisecond, 0},
 		{"d/rounded-up-epoch/1000-per-min", func() rlDialect {
 			return &rlFirstHit{limit: 1000, window: time.Minute, header: rlHeaderEpoch(true)}
-		}, 10 * time.Minute, 30 * time.Millisecond},
+		}, 10 * time.Minute, 30 * time.Millisecond, 0},
 		{"d/rounded-up-epoch/1000-per-h", func() rlDialect {
 			return &rlFirstHit{limit: 1000, window: time.Hour, header: rlHeaderEpoch(true)}
-		}, 3 * time.Hour, 30 * time.Millisecond},
+		}, 3 * time.Hour, 30 * time.Millisecond, 0},
 		{"a/truncated-epoch/1000-per-h", func() rlDialect {
 			return &rlFirstHit{limit: 1000, window: time.Hour, header: rlHeaderEpoch(false)}
-		}, 3 * time.Hour, 370 * time.Millisecond},
+		}, 3 * time.Hour, 370 * time.Millisecond, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := tt.srv()
-				limited, goodput, silence := rlDialectRun(t, srv, tt.d, 2*time.Millisecond, tt.phase)
+				limited, goodput, silence := rlDialectRun(t, srv, tt.d, 2*time.Millisecond, tt.jitter, tt.phase)
 				bound := max(time.Second, 3*time.Duration(float64(time.Second)/srv.rate()))
 				t.Logf("limited/op %.4f, goodput/limit %.3f, max silence %v (bound %v)", limited, goodput, silence, bound)
 				if limited > 0.01 {

@@ -350,8 +350,9 @@ func (e *paceEntry) learnRate(r int64, status int, atCap bool) {
 			rate *= 1.02
 			e.rateHi = max(e.rateHi, rate)
 		}
-	case r < e.remaining || (r < e.peak && e.rateHi == 0):
-		// Draining: it refills slower than this.
+	case r < e.remaining && r <= e.peak-2:
+		// Draining, by more than the jitter of one count: it refills
+		// slower than this.
 		e.rateHi = rate
 		if e.rateLo >= rate {
 			e.rateLo = rate * 0.7
