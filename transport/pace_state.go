@@ -549,8 +549,13 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 		}
 		k := now.Sub(e.winStart)/w + 1
 		edge := e.winStart.Add(k * w)
+		// An edge before the reset given is trusted only with a known
+		// window, or when the reset says at most one second until (so the
+		// window ends within that second anyway): with a guessed window
+		// of one second, a longer window would end later than its edge.
+		early := e.window > 0 || (format == ResetDelta && !e.reset.After(now.Add(time.Second)))
 		switch d := edge.Sub(e.reset); {
-		case d < 0 && d > -time.Second:
+		case d < 0 && d > -time.Second && early:
 			// Rounded up, or "seconds until" that never counts down.
 			e.reset = edge
 		case d > 0 && d < time.Second && !e.reset.After(now):
