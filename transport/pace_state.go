@@ -501,6 +501,12 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 		// refills continuously (a token bucket, a sliding log), whatever
 		// the reset says.
 		e.refills++
+		if r <= 0 {
+			// Admitted with nothing left before and nothing after: one
+			// came back, and a new fixed window would have given back
+			// far more. One such answer is enough.
+			e.refills = max(e.refills, paceRefillsContinuous)
+		}
 		if e.refills >= paceRefillsContinuous && e.limit > 0 {
 			e.remodel = e.remodel || !e.sliding
 			e.sliding = true
@@ -519,6 +525,8 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 				e.window = min(max(time.Duration(float64(e.limit)/est*float64(time.Second)), time.Millisecond), PaceMaxReset)
 			}
 		}
+	case regained <= 0 && sent.Sub(e.basis) < e.steadyGap():
+		// Too soon after the last one for a continuous refill to show.
 	default:
 		e.refills = 0
 	}
@@ -570,6 +578,12 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 		if edge := e.anchor.Add(k * e.window); edge.Before(e.reset) && e.reset.Sub(edge) < tol {
 			e.reset = edge
 		}
+	}
+	if r <= 0 && e.refills > 0 && !e.isSliding() && e.limit > 0 && e.reset.After(now.Add(e.steadyGap())) {
+		// Empty, but the last answers showed budget coming back between
+		// them: probe one steady interval on rather than wait out the
+		// window.
+		e.reset = now.Add(e.steadyGap())
 	}
 	if r <= 0 && !e.reset.After(now) {
 		pause := paceEmptyPause
