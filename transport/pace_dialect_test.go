@@ -155,6 +155,38 @@ func (b *rlBucketServer) serve(now time.Time, w http.ResponseWriter) bool {
 func (b *rlBucketServer) rate() float64 { return b.perSec }
 func (b *rlBucketServer) burst() int    { return int(b.capacity) }
 
+// rlLogServer is rolling-rate-limiter's sliding log, refused attempts
+// logged too, with the IETF draft's fields as bench/pacing's server.js
+// sends them: t is the time until allowed, rounded up, at least 1.
+type rlLogServer struct {
+	limit  int
+	window time.Duration
+	log    []time.Time
+}
+
+func (l *rlLogServer) serve(now time.Time, w http.ResponseWriter) bool {
+	keep := l.log[:0]
+	for _, t := range l.log {
+		if now.Sub(t) < l.window {
+			keep = append(keep, t)
+		}
+	}
+	l.log = keep
+	ok := len(l.log) < l.limit
+	l.log = append(l.log, now) // refused attempts are logged too
+	rem := max(l.limit-len(l.log), 0)
+	wait := time.Duration(0)
+	if len(l.log) >= l.limit {
+		wait = l.log[len(l.log)-l.limit].Add(l.window).Sub(now)
+	}
+	t := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("RateLimit-Policy", fmt.Sprintf(`"log";q=%d;w=%d`, l.limit, int(l.window.Seconds())))
+	w.Header().Set("RateLimit", fmt.Sprintf(`"log";r=%d;t=%d`, rem, t))
+	return ok
+}
+func (l *rlLogServer) rate() float64 { return float64(l.limit) / l.window.Seconds() }
+func (l *rlLogServer) burst() int    { return 0 }
+
 // rlDialectRun has 16 workers call one key through a default Pace for d
 // against srv, with rtt per round trip, starting phase past a whole second,
 // and returns limited/op, goodput/limit and the longest silence between two
@@ -235,37 +267,43 @@ func TestPaceDialects(t *testing.T) {
 		d      time.Duration
 		phase  time.Duration
 		jitter time.Duration
+		rtt    time.Duration // 0: 2 ms
 	}{
 		// (a) A first-hit window whose reset is sent in whole Unix
 		// seconds, truncated: it arrives up to a second early, often past.
 		{"a/truncated-epoch/20-per-s", func() rlDialect {
 			return &rlFirstHit{limit: 20, window: time.Second, header: rlHeaderEpoch(false)}
-		}, 10 * time.Second, 370 * time.Millisecond, 0},
+		}, 10 * time.Second, 370 * time.Millisecond, 0, 0},
 		{"a/truncated-epoch/1000-per-min", func() rlDialect {
 			return &rlFirstHit{limit: 1000, window: time.Minute, header: rlHeaderEpoch(false)}
-		}, 10 * time.Minute, 370 * time.Millisecond, 0},
+		}, 10 * time.Minute, 370 * time.Millisecond, 0, 0},
 		// (b) throttled's GCRA: the limit header is the burst (5), the true
 		// rate is in no header.
 		{"b/gcra/20-per-s", func() rlDialect {
 			return &rlGCRAServer{perSec: 20, maxBurst: 4}
-		}, 10 * time.Second, 370 * time.Millisecond, 0},
+		}, 10 * time.Second, 370 * time.Millisecond, 0, 0},
 		{"b/gcra/1000-per-min", func() rlDialect {
 			return &rlGCRAServer{perSec: 1000.0 / 60, maxBurst: 9}
-		}, 10 * time.Minute, 370 * time.Millisecond, 0},
+		}, 10 * time.Minute, 370 * time.Millisecond, 0, 0},
 		// (c) a reset that never counts down: express draft-8's t=1 on a 1 s
 		// window, and a token bucket whose t (until full) is always 1.
 		{"c/draft8-constant-t/20-per-s", func() rlDialect {
 			return &rlFirstHit{limit: 20, window: time.Second, header: rlHeaderDraft8(time.Second)}
-		}, 10 * time.Second, 370 * time.Millisecond, 0},
+		}, 10 * time.Second, 370 * time.Millisecond, 0, 0},
 		{"c/bucket-constant-t/1000-per-min", func() rlDialect {
 			return &rlBucketServer{perSec: 1000.0 / 60, capacity: 10, window: time.Minute}
-		}, 10 * time.Minute, 370 * time.Millisecond, 0},
+		}, 10 * time.Minute, 370 * time.Millisecond, 0, 0},
 		// tollbooth: a token bucket whose limit header is its capacity and
 		// whose reset is always 1; a jittery round trip makes the count
 		// wobble by one, which must not read as draining.
 		{"c/tollbooth-constant-reset/jitter", func() rlDialect {
 			return &rlBucketServer{perSec: 20, capacity: 20}
-		}, 10 * time.Second, 370 * time.Millisecond, 40 * time.Millisecond},
+		}, 10 * time.Second, 370 * time.Millisecond, 40 * time.Millisecond, 0},
+		// A sliding log on a fast loopback: the first window's budget
+		// comes back one request at a time, as it was spent.
+		{"c/sliding-log-constant-t/20-per-s", func() rlDialect {
+			return &rlLogServer{limit: 20, window: time.Second}
+		}, 10 * time.Second, 0, 0, 500 * time.Microsecond},
 		// (d) express legacyHeaders: the reset rounded up to the next Unix
 		// second, up to a second late.
 		// Until a second window shows the window's length, a rounded-up
@@ -275,21 +313,25 @@ func TestPaceDialects(t *testing.T) {
 		// count.
 		{"d/rounded-up-epoch/20-per-s", func() rlDialect {
 			return &rlFirstHit{limit: 20, window: time.Second, header: rlHeaderEpoch(true)}
-		}, 30 * time.Second, 30 * time.Millisecond, 0},
+		}, 30 * time.Second, 30 * time.Millisecond, 0, 0},
 		{"d/rounded-up-epoch/1000-per-min", func() rlDialect {
 			return &rlFirstHit{limit: 1000, window: time.Minute, header: rlHeaderEpoch(true)}
-		}, 10 * time.Minute, 30 * time.Millisecond, 0},
+		}, 10 * time.Minute, 30 * time.Millisecond, 0, 0},
 		{"d/rounded-up-epoch/1000-per-h", func() rlDialect {
 			return &rlFirstHit{limit: 1000, window: time.Hour, header: rlHeaderEpoch(true)}
-		}, 3 * time.Hour, 30 * time.Millisecond, 0},
+		}, 3 * time.Hour, 30 * time.Millisecond, 0, 0},
 		{"a/truncated-epoch/1000-per-h", func() rlDialect {
 			return &rlFirstHit{limit: 1000, window: time.Hour, header: rlHeaderEpoch(false)}
-		}, 3 * time.Hour, 370 * time.Millisecond, 0},
+		}, 3 * time.Hour, 370 * time.Millisecond, 0, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := tt.srv()
-				limited, goodput, silence := rlDialectRun(t, srv, tt.d, 2*time.Millisecond, tt.jitter, tt.phase)
+				rtt := tt.rtt
+				if rtt == 0 {
+					rtt = 2 * time.Millisecond
+				}
+				limited, goodput, silence := rlDialectRun(t, srv, tt.d, rtt, tt.jitter, tt.phase)
 				bound := max(time.Second, 3*time.Duration(float64(time.Second)/srv.rate()))
 				t.Logf("limited/op %.4f, goodput/limit %.3f, max silence %v (bound %v)", limited, goodput, silence, bound)
 				if limited > 0.01 {

@@ -82,6 +82,7 @@ type paceEntry struct {
 	basisSeq  uint64    // seq of the request that remaining counts
 	seq       uint64    // requests dispatched so far
 	refills   int       // answers in a row that showed budget regained within a window
+	refillAt  time.Time // when an answer last showed that
 	remodel   bool      // an answer changed the model: the planned gap is stale
 	rate      float64   // learned refill rate of a sliding budget, per second; 0: Limit per Window
 	peak      int64     // the most ever left after a request: a full budget
@@ -501,6 +502,7 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 		// refills continuously (a token bucket, a sliding log), whatever
 		// the reset says.
 		e.refills++
+		e.refillAt = now
 		if r <= 0 {
 			// Admitted with nothing left before and nothing after: one
 			// came back, and a new fixed window would have given back
@@ -579,11 +581,14 @@ func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit
 			e.reset = edge
 		}
 	}
-	if r <= 0 && e.refills > 0 && !e.isSliding() && e.limit > 0 && e.reset.After(now.Add(e.steadyGap())) {
-		// Empty, but the last answers showed budget coming back between
-		// them: probe one steady interval on rather than wait out the
-		// window.
+	if r <= 0 && !e.refillAt.IsZero() && now.Sub(e.refillAt) < max(e.window, paceMinWindow) &&
+		!e.isSliding() && e.limit > 0 && e.reset.After(now.Add(e.steadyGap())) {
+		// Empty, but an answer within the last window showed budget
+		// coming back between answers: probe one steady interval on
+		// rather than wait out the window. The gap planned at the last
+		// dispatch spread what was left until the window's end: replan.
 		e.reset = now.Add(e.steadyGap())
+		e.remodel = true
 	}
 	if r <= 0 && !e.reset.After(now) {
 		pause := paceEmptyPause
