@@ -152,6 +152,21 @@ type PaceOptions struct {
 // Pace then models the budget as refilling continuously at Limit per window
 // and keeps its steady pace, backing off briefly if it is refused anyway.
 //
+// Pace also closes the loop on what the server does, not only on what it
+// says. It compares each answer with the one before, net of the requests
+// sent in between: a budget that keeps coming back between answers, though
+// the reset says the window has not turned (a token bucket, a sliding log,
+// a reset that never counts down), is taken to refill continuously, and
+// the sliding model takes over. Under that model, unless RateLimit-Policy
+// gives the window, Pace learns the refill rate itself: it raises the rate
+// while the budget stays full at the planned pace, lowers it when the
+// budget drains or on a 429, and bisects between the two (a GCRA server
+// whose Limit is its burst, not its rate). A reset given in whole seconds
+// is read as an estimate, up to a second early or late: when the budget
+// came back at a known moment, the window's end follows from it, and an
+// empty budget whose whole-second reset is already past is probed about
+// one steady interval later rather than after a whole window.
+//
 // Until the first answer for a key arrives, and after a reset until an
 // answer tells the new budget, Pace sends one request at a time (holding the
 // others for at most a second) so that a burst of goroutines cannot overrun

@@ -30,11 +30,22 @@ const (
 	// sending at once: more than a timer wake-up runs late, and far less
 	// than any window a limiter counts over.
 	paceCatchUp = 2 * time.Millisecond
+	// paceRefillsContinuous is how many answers in a row must show budget
+	// regained within a window before the budget is taken to refill
+	// continuously (the sliding model), whatever the reset says.
+	paceRefillsContinuous = 2
+	// paceMaxRateGain bounds the learned refill rate, as a multiple of
+	// Limit per Window.
+	paceMaxRateGain = 64
 )
 
 // paceTicket records one admitted request.
 type paceTicket struct {
 	sent time.Time
+	seq  uint64 // the request's place in the key's dispatch order, from 1
+	// atCap: it went at most 1.5 planned intervals after the one before,
+	// so the planned rate, not the caller, set the pace.
+	atCap bool
 }
 
 // paceEntry is the rate-limit state of one host + identity. All fields but
@@ -64,9 +75,23 @@ type paceEntry struct {
 	observed  time.Time // when remaining was read
 	basis     time.Time // when the request that remaining counts was sent
 	window    time.Duration
-	policyWin bool // window came from RateLimit-Policy, not from learning
-	sliding   bool // the server carries usage over between windows
-	strikes   int  // 429 answers in a row
+	policyWin bool      // window came from RateLimit-Policy, not from learning
+	sliding   bool      // the server carries usage over between windows
+	strikes   int       // 429 answers in a row
+	winStart  time.Time // latest time the current window can have opened (an answer showed it open)
+	basisSeq  uint64    // seq of the request that remaining counts
+	seq       uint64    // requests dispatched so far
+	refills   int       // answers in a row that showed budget regained within a window
+	refillAt  time.Time // when an answer last showed that
+	remodel   bool      // an answer changed the model: the planned gap is stale
+	rate      float64   // learned refill rate of a sliding budget, per second; 0: Limit per Window
+	peak      int64     // the most ever left after a request: a full budget
+	rateLo    float64   // a learned rate at which the budget stayed full; 0 if none
+	rateHi    float64   // a learned rate at which it drained; 0 if none
+	winGuess  bool      // window was guessed from the refill seen, not given or learned from resets
+	firstAt   time.Time // when the request of the first answer was sent
+	firstSeq  uint64    // its seq
+	firstR    int64     // and what it left
 	inflight  int
 	lastSent  time.Time
 	next      time.Time // earliest time of the next request (pacing)
@@ -112,7 +137,7 @@ func (e *paceEntry) decide(now time.Time, c *paceConfig) (time.Duration, *RateLi
 		// interval, doubling, up to a window or the reset; one request at
 		// a time.
 		at = paceLater(at, e.awaitAnswer(now, c))
-		backoff := e.window / time.Duration(e.limit)
+		backoff := time.Duration(float64(time.Second) / e.refillRate())
 		for i := 1; i < e.strikes && backoff < e.window; i++ {
 			backoff *= 2
 		}
@@ -171,9 +196,13 @@ func (e *paceEntry) probeAt(c *paceConfig) time.Time {
 // clampNext brings the next steady slot forward when an answer shows that
 // the gap planned at the last dispatch, longer than PaceProbeInterval, was
 // built on a window or limit the answer no longer supports (a nonsense
-// RateLimit-Policy window followed by a sane one).
+// RateLimit-Policy window followed by a sane one), or when the answer
+// changed the model (the budget turned out to refill continuously, so what
+// was left need not be spread until the reset).
 func (e *paceEntry) clampNext(now time.Time, c *paceConfig) {
-	if e.lastSent.IsZero() || e.next.Sub(e.lastSent) <= PaceProbeInterval {
+	remodel := e.remodel
+	e.remodel = false
+	if e.lastSent.IsZero() || (!remodel && e.next.Sub(e.lastSent) <= PaceProbeInterval) {
 		return
 	}
 	if bound := e.lastSent.Add(e.gap(e.lastSent, c)); bound.Before(e.next) {
@@ -216,6 +245,7 @@ func (e *paceEntry) awaitAnswer(now time.Time, c *paceConfig) time.Time {
 // dispatch books a request going out at now and schedules the next one.
 func (e *paceEntry) dispatch(now time.Time, c *paceConfig) paceTicket {
 	interval := e.gap(now, c)
+	atCap := !e.lastSent.IsZero() && interval > 0 && now.Sub(e.lastSent) <= interval*3/2
 	e.inflight++
 	e.lastSent = now
 	// Count the next gap from when this request was due, not from when its
@@ -230,7 +260,8 @@ func (e *paceEntry) dispatch(now time.Time, c *paceConfig) paceTicket {
 		from = e.next
 	}
 	e.next = from.Add(interval)
-	return paceTicket{sent: now}
+	e.seq++
+	return paceTicket{sent: now, seq: e.seq, atCap: atCap}
 }
 
 // gap is the interval between a request sent at now and the next one: the
@@ -264,11 +295,76 @@ func (e *paceEntry) steadyInterval(c *paceConfig) time.Duration {
 	if e.limit <= 0 {
 		return 0
 	}
+	if e.isSliding() && e.rate > 0 {
+		return time.Duration(float64(time.Second) / (c.util * e.refillRate()))
+	}
 	w := e.window
 	if w <= 0 {
 		w = paceMinWindow
 	}
 	return time.Duration(float64(w) / (c.util * float64(e.limit)))
+}
+
+// refillRate is the rate, per second, at which a sliding budget comes back:
+// Limit per Window, or more if the closed loop learned that it refills
+// faster (a GCRA server whose Limit is its burst).
+func (e *paceEntry) refillRate() float64 {
+	if e.winGuess && e.rate > 0 {
+		return e.rate
+	}
+	return max(e.rate, float64(e.limit)/e.window.Seconds())
+}
+
+// learnRate is the closed loop of the sliding model: from a fresh answer
+// that shows r left, it raises the learned refill rate while the budget
+// stays full although requests go at the planned rate, and lowers it when
+// the budget drains: doubling until it first drains, then bisecting between
+// the highest rate that kept it full and the lowest that drained it, and
+// creeping up by 2% an answer once those meet; a refusal cuts it by 30%. It never goes below Limit per Window (when the
+// window is known rather than guessed from the refill); a window from
+// RateLimit-Policy is taken at its word, so nothing is learned then.
+func (e *paceEntry) learnRate(r int64, status int, atCap bool) {
+	if !e.isSliding() || e.policyWin {
+		return
+	}
+	base := float64(e.limit) / e.window.Seconds()
+	ceiling := paceMaxRateGain * base
+	if e.winGuess {
+		// The window is a guess: no floor but the slowest rate Pace
+		// believes (Limit per PaceMaxReset).
+		base = float64(e.limit) / PaceMaxReset.Seconds()
+	}
+	rate := max(e.rate, base)
+	switch {
+	case status == http.StatusTooManyRequests:
+		e.rateHi, e.rateLo = rate, min(e.rateLo, rate*0.7)
+		rate *= 0.7
+	case r >= e.peak && atCap:
+		// Still full at the planned rate: it refills at least this fast.
+		e.rateLo = rate
+		switch {
+		case e.rateHi == 0:
+			rate *= 2
+		case e.rateHi > e.rateLo*1.02:
+			rate = (e.rateLo + e.rateHi) / 2
+		default:
+			rate *= 1.02
+			e.rateHi = max(e.rateHi, rate)
+		}
+	case r < e.remaining && r <= e.peak-2:
+		// Draining, by more than the jitter of one count: it refills
+		// slower than this.
+		e.rateHi = rate
+		if e.rateLo >= rate {
+			e.rateLo = rate * 0.7
+		}
+		rate = (max(e.rateLo, rate/2) + rate) / 2
+	}
+	rate = min(max(rate, base), ceiling)
+	if rate > max(e.rate, base) {
+		e.remodel = true // the gap planned at the last dispatch is too long
+	}
+	e.rate = rate
 }
 
 func (e *paceEntry) isSliding() bool {
@@ -280,7 +376,7 @@ func (e *paceEntry) isSliding() bool {
 func (e *paceEntry) slidingAvail(now time.Time) float64 {
 	// The refill runs from when the counted request reached the server to
 	// when this one will: with symmetric latency, from its sending to now.
-	refill := float64(now.Sub(e.basis)) * float64(e.limit) / float64(e.window)
+	refill := now.Sub(e.basis).Seconds() * e.refillRate()
 	r := math.Min(float64(e.limit), float64(e.remaining)+refill)
 	return r - float64(e.inflight)
 }
@@ -297,7 +393,7 @@ func (e *paceEntry) complete(now time.Time, tk paceTicket, status int, rl RateLi
 	}
 	switch {
 	case rl.Present && rl.Remaining >= 0:
-		e.apply(now, tk.sent, status, rl, format)
+		e.apply(now, tk, status, rl, format)
 	case status == http.StatusTooManyRequests:
 		// A refusal without a count: nothing is left until the reset, if
 		// one is given, else for a moment.
@@ -325,7 +421,8 @@ func (e *paceEntry) complete(now time.Time, tk paceTicket, status int, rl RateLi
 
 // apply takes in a snapshot with a remaining count, from a request sent at
 // sent and answered at now.
-func (e *paceEntry) apply(now, sent time.Time, status int, rl RateLimit, format ResetFormat) {
+func (e *paceEntry) apply(now time.Time, tk paceTicket, status int, rl RateLimit, format ResetFormat) {
+	sent := tk.sent
 	roll := false
 	tol := paceRollTolerance
 	if format == ResetDelta {
@@ -376,15 +473,106 @@ func (e *paceEntry) apply(now, sent time.Time, status int, rl RateLimit, format 
 		r = 0
 		e.strikes++
 	}
+	// Closed loop: what the server did between the last snapshot and this
+	// one. The requests dispatched after the one the last snapshot counted,
+	// up to this one, reached the server in between; whatever of them the
+	// count does not show was regained.
+	fresh := e.limited && !sent.Before(e.observed) && tk.seq > e.basisSeq
+	regained := int64(0)
+	if fresh {
+		regained = r - e.remaining + int64(tk.seq-e.basisSeq)
+	}
+	if !e.limited {
+		e.firstAt, e.firstSeq, e.firstR = sent, tk.seq, r
+	}
+	switch {
+	case !e.limited || roll:
+		e.winStart = now
+	case fresh && r > e.remaining && status != http.StatusTooManyRequests:
+		// More is left than before: the budget came back since, so a
+		// window (if any) opened at or before now.
+		e.winStart = now
+	}
+	switch {
+	case roll || !fresh || status == http.StatusTooManyRequests:
+	case regained > 0 && (regained <= int64(tk.seq-e.basisSeq)+1 || 2*r < e.limit):
+		// Regained about what was spent (one more: a count rounded down),
+		// or a little (a new fixed window
+		// gives back about the whole limit), again and again: the budget
+		// refills continuously (a token bucket, a sliding log), whatever
+		// the reset says.
+		e.refills++
+		e.refillAt = now
+		if r <= 0 {
+			// Admitted with nothing left before and nothing after: one
+			// came back, and a new fixed window would have given back
+			// far more. One such answer is enough.
+			e.refills = max(e.refills, paceRefillsContinuous)
+		}
+		if e.refills >= paceRefillsContinuous && e.limit > 0 {
+			e.remodel = e.remodel || !e.sliding
+			e.sliding = true
+			if e.window <= 0 {
+				// No window to go on: start from the rate the budget came
+				// back at since the first answer (a lower bound while it
+				// stayed full), and let the loop learn the rest.
+				est := 0.0
+				if span := sent.Sub(e.firstAt).Seconds(); span > 0 {
+					est = float64(r-e.firstR+int64(tk.seq-e.firstSeq)) / span
+				}
+				if est <= 0 {
+					est = float64(e.limit) / paceMinWindow.Seconds()
+				}
+				e.rate, e.winGuess = est, true
+				e.window = min(max(time.Duration(float64(e.limit)/est*float64(time.Second)), time.Millisecond), PaceMaxReset)
+			}
+		}
+	case regained <= 0 && sent.Sub(e.basis) < e.steadyGap():
+		// Too soon after the last one for a continuous refill to show.
+	default:
+		e.refills = 0
+	}
+	if fresh {
+		e.learnRate(r, status, tk.atCap)
+	}
+	e.peak = max(e.peak, r)
 	e.limited = true
 	e.remaining = r
 	e.observed = now
 	e.basis = sent
+	e.basisSeq = tk.seq
 	// The raw reset spots new windows (a reset stuck in the year 9999 does
 	// not move); the one waited for is capped.
 	e.resetRaw = rl.Reset
 	e.reset = paceCapReset(rl.Reset, now)
-	if !e.anchor.IsZero() && e.window > 0 && !e.reset.IsZero() {
+	coarse := format == ResetEpochSeconds || format == ResetDelta
+	if coarse && !e.reset.IsZero() && !e.winStart.IsZero() {
+		// A reset in whole seconds lies by up to a second either way
+		// (truncated or rounded up; "seconds until" also counts from the
+		// server's second). The window that opened at or before winStart
+		// ends at or before winStart + window: when that lies within the
+		// rounding of the reset given and the rounding evidently went that
+		// way, it is the better estimate.
+		w := e.window
+		if w <= 0 {
+			w = paceMinWindow
+		}
+		k := now.Sub(e.winStart)/w + 1
+		edge := e.winStart.Add(k * w)
+		// An edge before the reset given is trusted only with a known
+		// window, or when the reset says at most one second until (so the
+		// window ends within that second anyway): with a guessed window
+		// of one second, a longer window would end later than its edge.
+		early := e.window > 0 || (format == ResetDelta && !e.reset.After(now.Add(time.Second)))
+		switch d := edge.Sub(e.reset); {
+		case d < 0 && d > -time.Second && early:
+			// Rounded up, or "seconds until" that never counts down.
+			e.reset = edge
+		case d > 0 && d < time.Second && !e.reset.After(now):
+			// Truncated: the reset given has passed, the window has not.
+			e.reset = edge
+		}
+	} else if !e.anchor.IsZero() && e.window > 0 && !e.reset.IsZero() {
 		// A reset given in whole seconds until it lies up to a second
 		// late; the window edge seen at the last new window, moved on by
 		// whole windows, is closer (and never early).
@@ -393,9 +581,47 @@ func (e *paceEntry) apply(now, sent time.Time, status int, rl RateLimit, format 
 			e.reset = edge
 		}
 	}
-	if r <= 0 && !e.reset.After(now) {
-		e.reset = now.Add(paceEmptyPause)
+	if r <= 0 && !e.refillAt.IsZero() && now.Sub(e.refillAt) < max(e.window, paceMinWindow) &&
+		!e.isSliding() && e.limit > 0 && e.reset.After(now.Add(e.steadyGap())) {
+		// Empty, but an answer within the last window showed budget
+		// coming back between answers: probe one steady interval on
+		// rather than wait out the window. The gap planned at the last
+		// dispatch spread what was left until the window's end: replan.
+		e.reset = now.Add(e.steadyGap())
+		e.remodel = true
 	}
+	if r <= 0 && !e.reset.After(now) {
+		pause := paceEmptyPause
+		switch {
+		case e.limit <= 0:
+		case rl.Reset.IsZero() && e.strikes == 0 && !e.winStart.IsZero():
+			// No reset (or none that parses): the window that opened at or
+			// before winStart ends by winStart + window, a second while the
+			// window is unknown. Probe then rather than a second from now.
+			w := e.window
+			if w <= 0 {
+				w = paceMinWindow
+			}
+			k := now.Sub(e.winStart)/w + 1
+			pause = min(max(e.winStart.Add(k*w).Sub(now), e.steadyGap()), paceEmptyPause)
+		case coarse || rl.Reset.IsZero():
+			// A reset already past by whole-second rounding: the budget
+			// evidently comes back about now. Probe one steady interval on,
+			// doubling per refusal, rather than stall a whole second.
+			pause = min(e.steadyGap()<<min(e.strikes, 10), paceEmptyPause)
+		}
+		e.reset = now.Add(pause)
+	}
+}
+
+// steadyGap is the interval between requests at Limit per Window (per
+// paceMinWindow while the window is unknown), with no utilization margin.
+func (e *paceEntry) steadyGap() time.Duration {
+	w := e.window
+	if w <= 0 {
+		w = paceMinWindow
+	}
+	return w / time.Duration(max(e.limit, 1))
 }
 
 // learnWindow updates the window length when the reset moved forward by adv
