@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
 // The limiter dialects of issue 11, each as a fake server in fake time: the
@@ -199,7 +201,7 @@ func rlDialectRun(t *testing.T, srv rlDialect, d, rtt, jitter, phase time.Durati
 	var ok, refused int
 	var last time.Time
 	rng := rand.New(rand.NewPCG(1, 2))
-	p := &Pace{Base: rtFunc(func(req *http.Request) (*http.Response, error) {
+	p := &Pace{Base: testrt.Func(func(req *http.Request) (*http.Response, error) {
 		mu.Lock()
 		delay := rtt
 		if jitter > 0 {
