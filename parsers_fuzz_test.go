@@ -262,8 +262,20 @@ func FuzzCredentialForms(f *testing.F) {
 			slog.New(slog.NewTextHandler(&b, nil)).Info("m", "cred", v)
 			return b.String()
 		}
-		leaks := func(v, w any) bool {
-			return len(secret) >= 8 && strings.Contains(forms(v), secret) && !strings.Contains(forms(w), secret)
+		// tailTwin keeps only the secret's last four bytes, which the
+		// redacted forms show on purpose: a secret that shows in the
+		// rendering of its twin too (one made of the mask "***" and
+		// escapes of those four bytes, say) is rebuilt from what is shown,
+		// not leaked.
+		tailTwin := func(s string) string {
+			if len(s) <= 4 {
+				return s
+			}
+			return strings.Repeat("Q", len(s)-4) + s[len(s)-4:]
+		}
+		leaks := func(v, w, twin any) bool {
+			return len(secret) >= 8 && strings.Contains(forms(v), secret) && !strings.Contains(forms(w), secret) &&
+				(twin == nil || !strings.Contains(forms(twin), secret))
 		}
 		check := func(name string, v any, err error, mk func(string) any, mkErr func(string) error) {
 			if err != nil {
@@ -281,7 +293,7 @@ func FuzzCredentialForms(f *testing.F) {
 			if !visible {
 				t.Fatalf("%s: accepted a secret with an invisible byte: %q", name, secret)
 			}
-			if leaks(v, mk(other)) {
+			if leaks(v, mk(other), mk(tailTwin(secret))) {
 				t.Fatalf("%s: the secret shows: %s", name, forms(v))
 			}
 		}
@@ -295,8 +307,8 @@ func FuzzCredentialForms(f *testing.F) {
 		check("ParseAPIKey", k, err, func(s string) any { v, _ := apiauth.ParseAPIKey(s); return v },
 			func(s string) error { _, err := apiauth.ParseAPIKey(s); return err })
 		tok := apiauth.Token{AccessToken: secret, RefreshToken: secret, Expiry: time.Unix(1700000000, 0)}
-		if len(secret) >= 8 && strings.Contains(forms(tok), secret) &&
-			!strings.Contains(forms(apiauth.Token{AccessToken: other, RefreshToken: other, Expiry: time.Unix(1700000000, 0)}), secret) {
+		twin := apiauth.Token{AccessToken: tailTwin(secret), RefreshToken: tailTwin(secret), Expiry: time.Unix(1700000000, 0)}
+		if leaks(tok, apiauth.Token{AccessToken: other, RefreshToken: other, Expiry: time.Unix(1700000000, 0)}, twin) {
 			t.Fatalf("Token: the secret shows: %s", forms(tok))
 		}
 	})
