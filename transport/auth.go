@@ -11,6 +11,7 @@ import (
 
 	"github.com/apiauth/apiauth/internal/drain"
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/hostcheck"
 	"github.com/apiauth/apiauth/internal/sentsecret"
 	tenantctx "github.com/apiauth/apiauth/internal/tenant"
 )
@@ -390,7 +391,7 @@ func (a *Auth) CheckRedirect(req *http.Request, via []*http.Request) error {
 		return err
 	}
 	if len(via) > 0 && !c.allowInsecure && originPlainHTTP(req.URL) &&
-		originEqualFold(via[len(via)-1].URL.Scheme, "https") {
+		hostcheck.EqualFold(via[len(via)-1].URL.Scheme, "https") {
 		return &InsecureError{Host: req.URL.Host, Redirect: true}
 	}
 	return nil

@@ -3,6 +3,8 @@ package transport
 import (
 	"net/http"
 	"slices"
+
+	"github.com/apiauth/apiauth/internal/hostcheck"
 )
 
 // Header names are case-insensitive, and an [http.Header] map may hold one
@@ -11,7 +13,7 @@ import (
 // their header names in lower case), and net/http sends every key of the map as it is
 // spelled. Code that reads, sets or strips a credential or tenant header must
 // therefore look at every spelling, never just the canonical key. The helpers
-// below do, comparing names under ASCII case folding only (originEqualFold):
+// below do, comparing names under ASCII case folding only (hostcheck.EqualFold):
 // header names are ASCII tokens, and Unicode folding would equate names such
 // as "x-api-ſig" (U+017F) with "X-Api-Sig" that net/http does not treat as
 // the same header (it refuses to send them at all).
@@ -20,7 +22,7 @@ import (
 // allocate.
 func headerHas(h http.Header, name string) bool {
 	for k := range h {
-		if originEqualFold(k, name) {
+		if hostcheck.EqualFold(k, name) {
 			return true
 		}
 	}
@@ -36,7 +38,7 @@ func headerGet(h http.Header, name string) string {
 	var first string
 	found := false
 	for k, vs := range h {
-		if len(vs) == 0 || !originEqualFold(k, name) {
+		if len(vs) == 0 || !hostcheck.EqualFold(k, name) {
 			continue
 		}
 		if !found || k < first {
@@ -52,7 +54,7 @@ func headerGet(h http.Header, name string) string {
 // headerDel deletes every spelling of name from h.
 func headerDel(h http.Header, name string) {
 	for k := range h {
-		if originEqualFold(k, name) {
+		if hostcheck.EqualFold(k, name) {
 			delete(h, k)
 		}
 	}
@@ -76,7 +78,7 @@ func headerSet(h http.Header, name, v string) {
 func headerCanonicalize(h http.Header, name string) {
 	var other []string
 	for k := range h {
-		if k != name && originEqualFold(k, name) {
+		if k != name && hostcheck.EqualFold(k, name) {
 			other = append(other, k)
 		}
 	}

@@ -50,10 +50,10 @@ func parseAuthOrigin(field, raw string) (authOrigin, error) {
 // case-insensitively) and same port once default ports are filled in. It
 // does not allocate.
 func (o *authOrigin) matches(u *url.URL) bool {
-	if u == nil || !originEqualFold(u.Scheme, o.scheme) {
+	if u == nil || !hostcheck.EqualFold(u.Scheme, o.scheme) {
 		return false
 	}
-	if !originEqualFold(u.Hostname(), o.host) {
+	if !hostcheck.EqualFold(u.Hostname(), o.host) {
 		return false
 	}
 	p := u.Port()
@@ -67,10 +67,10 @@ func (o *authOrigin) matches(u *url.URL) bool {
 // default ports normalized and hosts compared case-insensitively. It does not
 // allocate.
 func originSame(a, b *url.URL) bool {
-	if a == nil || b == nil || !originEqualFold(a.Scheme, b.Scheme) {
+	if a == nil || b == nil || !hostcheck.EqualFold(a.Scheme, b.Scheme) {
 		return false
 	}
-	if !originEqualFold(a.Hostname(), b.Hostname()) {
+	if !hostcheck.EqualFold(a.Hostname(), b.Hostname()) {
 		return false
 	}
 	pa, pb := a.Port(), b.Port()
@@ -87,37 +87,12 @@ func originSame(a, b *url.URL) bool {
 // http and https (which then match no origin).
 func originDefaultPort(scheme string) string {
 	switch {
-	case originEqualFold(scheme, "https"):
+	case hostcheck.EqualFold(scheme, "https"):
 		return "443"
-	case originEqualFold(scheme, "http"):
+	case hostcheck.EqualFold(scheme, "http"):
 		return "80"
 	}
 	return ""
-}
-
-// originEqualFold reports whether a and b are equal under ASCII case folding
-// only: unlike strings.EqualFold, it does not equate "K" (U+212A KELVIN
-// SIGN) with "k", so a host name matches only its ASCII spelling.
-func originEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == y {
-			continue
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // originLower lowers the ASCII letters of s and nothing else.
@@ -138,7 +113,7 @@ func originLoopback(host string) bool { return hostcheck.Loopback(host) }
 // originPlainHTTP reports whether u would travel unencrypted to a host that is
 // not loopback.
 func originPlainHTTP(u *url.URL) bool {
-	return u != nil && originEqualFold(u.Scheme, "http") && !originLoopback(u.Hostname())
+	return u != nil && hostcheck.EqualFold(u.Scheme, "http") && !originLoopback(u.Hostname())
 }
 
 // authMaxChain bounds the walk along a redirect chain, as a guard against a

@@ -11,7 +11,7 @@ import "net/netip"
 // is compared under ASCII case folding only: Unicode folding would take
 // "localhoſt" (with U+017F, long s) for it, a name that resolves elsewhere.
 func Loopback(host string) bool {
-	if asciiEqualFold(host, "localhost") {
+	if EqualFold(host, "localhost") {
 		return true
 	}
 	// An IPv6 zone ("::1%lo") is refused: a zone is any string, and the
@@ -20,13 +20,20 @@ func Loopback(host string) bool {
 	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
 }
 
-// asciiEqualFold reports whether a and b are equal under ASCII case folding.
-func asciiEqualFold(a, b string) bool {
+// EqualFold reports whether a and b are equal under ASCII case folding
+// only. Unicode folding (strings.EqualFold) would equate "ſ" (U+017F) with
+// "s" and "K" (U+212A, KELVIN SIGN) with "k", so a host or header name
+// matches only its ASCII spelling. It is the one such comparison apiauth
+// uses, for hosts, schemes and header names alike.
+func EqualFold(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := 0; i < len(a); i++ {
 		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
 		if 'A' <= x && x <= 'Z' {
 			x += 'a' - 'A'
 		}

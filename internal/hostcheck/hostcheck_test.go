@@ -26,7 +26,7 @@ func FuzzLoopback(f *testing.F) {
 			return
 		}
 		// Anything taken for loopback is ASCII "localhost" or an IP.
-		if len(host) == len("localhost") && asciiEqualFold(host, "localhost") {
+		if len(host) == len("localhost") && EqualFold(host, "localhost") {
 			return
 		}
 		for i := 0; i < len(host); i++ {
