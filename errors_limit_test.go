@@ -6,32 +6,9 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
-
-// limitTrackedBody counts what was read from it and whether it was closed.
-type limitTrackedBody struct {
-	r      io.Reader
-	read   int64
-	closed bool
-}
-
-func (b *limitTrackedBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	b.read += int64(n)
-	return n, err
-}
-
-func (b *limitTrackedBody) Close() error { b.closed = true; return nil }
-
-// limitEndlessBody never ends: every read fills p.
-type limitEndlessBody struct{}
-
-func (limitEndlessBody) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'x'
-	}
-	return len(p), nil
-}
 
 // An endless error body is read up to the limit (ClientOptions.MaxErrorBody
 // for a Client, DefaultMaxErrorBody for CheckResponse) and drained 64 KiB
@@ -40,7 +17,7 @@ func TestCheckResponseEndlessBody(t *testing.T) {
 	const drain = 64 << 10
 	for _, limit := range []int64{0, 1, 4096, 3 << 20} {
 		t.Run(fmt.Sprint("limit=", limit), func(t *testing.T) {
-			body := &limitTrackedBody{r: limitEndlessBody{}}
+			body := &testrt.TrackedBody{R: testrt.Endless{}}
 			resp := &http.Response{StatusCode: 502, Body: body, Header: http.Header{}, ContentLength: -1}
 			err := checkResponse(resp, limit, nil)
 			var apiErr *Error
@@ -54,10 +31,10 @@ func TestCheckResponseEndlessBody(t *testing.T) {
 			if int64(len(apiErr.Body)) != eff {
 				t.Errorf("len(Body) = %d, want the limit %d", len(apiErr.Body), eff)
 			}
-			if body.read > eff+drain {
-				t.Errorf("read %d bytes of an endless body, want at most limit+64 KiB = %d", body.read, eff+drain)
+			if body.N > eff+drain {
+				t.Errorf("read %d bytes of an endless body, want at most limit+64 KiB = %d", body.N, eff+drain)
 			}
-			if !body.closed {
+			if !body.Closed {
 				t.Error("original body not closed")
 			}
 			rest, _ := io.ReadAll(resp.Body)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/apiauth/apiauth"
 	"github.com/apiauth/apiauth/internal/errkind"
+	"github.com/apiauth/apiauth/internal/testrt"
 	"github.com/apiauth/apiauth/transport"
 )
 
@@ -496,30 +497,15 @@ func TestCheckResponseNil(t *testing.T) {
 	}
 }
 
-// errTrackedBody records how much was read from it and whether it was closed.
-type errTrackedBody struct {
-	r      io.Reader
-	read   int64
-	closed bool
-}
-
-func (b *errTrackedBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	b.read += int64(n)
-	return n, err
-}
-
-func (b *errTrackedBody) Close() error { b.closed = true; return nil }
-
 func TestCheckResponseClosesAndReplacesBody(t *testing.T) {
 	const payload = `{"detail":"Not authenticated"}`
-	body := &errTrackedBody{r: strings.NewReader(payload)}
+	body := &testrt.TrackedBody{R: strings.NewReader(payload)}
 	resp := &http.Response{StatusCode: 401, Body: body, Header: http.Header{}, ContentLength: int64(len(payload))}
 	if err := apiauth.CheckResponse(resp); !errors.Is(err, apiauth.ErrUnauthorized) {
 		t.Fatalf("CheckResponse = %v, want ErrUnauthorized", err)
 	}
-	if !body.closed || body.read != int64(len(payload)) {
-		t.Errorf("original body closed=%v read=%d, want closed after %d bytes", body.closed, body.read, len(payload))
+	if !body.Closed || body.N != int64(len(payload)) {
+		t.Errorf("original body closed=%v read=%d, want closed after %d bytes", body.Closed, body.N, len(payload))
 	}
 	for range 2 { // the replacement is a plain reader: reading twice gives the bytes once
 		got, _ := io.ReadAll(resp.Body)

@@ -1,43 +1,27 @@
 package drain
 
 import (
-	"io"
 	"strings"
 	"testing"
+
+	"github.com/apiauth/apiauth/internal/testrt"
 )
 
-type tracked struct {
-	io.Reader
-	read   int64
-	closed bool
-}
-
-func (t *tracked) Read(p []byte) (int, error) {
-	n, err := t.Reader.Read(p)
-	t.read += int64(n)
-	return n, err
-}
-func (t *tracked) Close() error { t.closed = true; return nil }
-
-type endless struct{}
-
-func (endless) Read(p []byte) (int, error) { return len(p), nil }
-
 func TestCloseIsBounded(t *testing.T) {
-	b := &tracked{Reader: endless{}}
+	b := &testrt.TrackedBody{R: testrt.Endless{}}
 	Close(b, 4096)
-	if b.read != 4096 || !b.closed {
-		t.Fatalf("read %d, closed %v; want 4096, true", b.read, b.closed)
+	if b.N != 4096 || !b.Closed {
+		t.Fatalf("read %d, closed %v; want 4096, true", b.N, b.Closed)
 	}
-	short := &tracked{Reader: strings.NewReader("abc")}
+	short := &testrt.TrackedBody{R: strings.NewReader("abc")}
 	Close(short, 4096)
-	if short.read != 3 || !short.closed {
-		t.Fatalf("short body: read %d, closed %v", short.read, short.closed)
+	if short.N != 3 || !short.Closed {
+		t.Fatalf("short body: read %d, closed %v", short.N, short.Closed)
 	}
 	Close(nil, 1) // no panic
-	r := &tracked{Reader: endless{}}
+	r := &testrt.TrackedBody{R: testrt.Endless{}}
 	Discard(r, 10)
-	if r.read != 10 || r.closed {
-		t.Fatalf("Discard: read %d, closed %v; want 10, false", r.read, r.closed)
+	if r.N != 10 || r.Closed {
+		t.Fatalf("Discard: read %d, closed %v; want 10, false", r.N, r.Closed)
 	}
 }
